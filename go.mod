@@ -1,0 +1,3 @@
+module github.com/dsbridge/dsbridge
+
+go 1.26.8
