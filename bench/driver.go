@@ -46,5 +46,10 @@ type DriverStats struct {
 	Scheduled int64   `json:"scheduled"`
 	Sent      int64   `json:"sent"`
 	Dropped   int64   `json:"dropped"` // arrivals never sent (generator overloaded)
+	Late      int64   `json:"late"`    // sent later than the generator's lateness bound
 	MaxLagMs  float64 `json:"max_lag_ms"`
+	// CPUCores is how many cores the generator kept busy: near the
+	// machine's count, the generator was the limit.
+	CPUCores float64 `json:"cpu_cores"`
+	Shards   int     `json:"shards"`
 }

@@ -28,7 +28,7 @@ type Options struct {
 	OutDir   string
 	// Binary is the dsbridge binary that runs the sims and bridges.
 	Binary string
-	// Driver sends the load (default BuiltinDriver).
+	// Driver sends the load (default LoadgenDriver).
 	Driver Driver
 	// Progress receives a status line every ProgressEvery (nil: none).
 	Progress      io.Writer
@@ -47,7 +47,7 @@ type Options struct {
 func Run(ctx context.Context, o Options) (*Results, error) {
 	sc := o.Scenario
 	if o.Driver == nil {
-		o.Driver = BuiltinDriver{}
+		o.Driver = LoadgenDriver{}
 	}
 	if o.ScrapeEvery == 0 {
 		o.ScrapeEvery = time.Second
@@ -274,8 +274,11 @@ func upstreamShare(res *Results, scr *Scraper, topo *Topology) {
 				continue
 			}
 			for _, s := range topo.Sims {
-				u := labels["upstream"]
-				if u == s.Name || u == s.URL || u == s.Addr || (s.ProxyAddr != "" && strings.Contains(u, s.ProxyAddr)) || strings.Contains(u, s.Addr) {
+				// The bridge labels an upstream with its URL: the sim's, or
+				// its Toxiproxy proxy's. Exact matches only: 127.0.0.1:4000
+				// is a prefix of 127.0.0.1:40001.
+				u := strings.TrimRight(labels["upstream"], "/")
+				if u == s.Name || u == s.URL || u == s.Addr || (s.ProxyAddr != "" && (u == "http://"+s.ProxyAddr || u == s.ProxyAddr)) {
 					perSim[s.Name] += v
 				}
 			}
