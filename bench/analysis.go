@@ -1,10 +1,12 @@
 package bench
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/dsbridge/dsbridge/scenarios"
@@ -22,33 +24,30 @@ func dist(h *hdr.Histogram) Dist {
 		Avg: h.Mean() / 1000, Count: h.TotalCount()}
 }
 
-// healthy says whether one second was back to normal after a fault: no
-// failure at all (a failover is about errors, not a rate) and a P99 within
-// the SLO.
-func healthy(w WindowStats, slo scenarios.SLO) bool {
-	return w.Failed == 0 && w.P99Ms <= slo.P99Ms
-}
-
-// FailoverTime is the time from a fault at atS until requests are healthy
-// again: the start of the first two consecutive one-second windows (by
-// intended send time) with no failure and a P99 within the SLO, searched up
-// to endS. Zero when the fault never showed; -1 when health never came back
-// before endS. Windows are what requests sent in that second experienced, so
-// a hang shows in the seconds whose requests waited on it.
-func FailoverTime(ws []WindowStats, atS, endS float64, slo scenarios.SLO) float64 {
-	start := int(math.Floor(atS))
-	end := min(int(math.Ceil(endS)), len(ws))
-	for s := start; s < end; s++ {
-		if !healthy(ws[s], slo) {
-			continue
+// FailoverTime is how long a fault at atS kept hurting requests: from the
+// injection until the end of the last hurt request (failed, or slower than
+// the SLO's P99) in the chain that starts at the fault, where the chain
+// breaks after a full second in which no hurt request was sent. Requests in
+// flight when the fault struck count (a hang holds them), and a lone slow
+// request long after the fault, noise on a shared machine, does not. Zero
+// when nothing was hurt; the search stops at endS (the next fault or the end
+// of the run).
+func FailoverTime(bad []Span, atS, endS float64) float64 {
+	at := time.Duration(atS * float64(time.Second))
+	end := time.Duration(endS * float64(time.Second))
+	spans := slices.Clone(bad)
+	slices.SortFunc(spans, func(a, b Span) int { return cmp.Compare(a.Start, b.Start) })
+	reach := at // the chain's end so far
+	for _, s := range spans {
+		if s.End <= at || s.Start >= end {
+			continue // over before the fault, or after the window
 		}
-		if s+1 < end && !healthy(ws[s+1], slo) {
-			continue
+		if s.Start > reach+time.Second {
+			break // a clean second: the fault's effect is over
 		}
-		// The second holding atS counts from atS, not from its start.
-		return math.Max(0, float64(s)-atS) * 1000
+		reach = max(reach, s.End)
 	}
-	return -1
+	return float64(reach-at) / float64(time.Millisecond)
 }
 
 // Knee is the highest load that still met the SLO in a rising-rate run.

@@ -24,6 +24,8 @@ type Sample struct {
 
 // LoadPlan is what the runner asks a driver to send.
 type LoadPlan struct {
+	// Start is the run's clock: Sample.Intended is measured from it.
+	Start   time.Time
 	Targets []string // base URLs; a driver spreads requests over them
 	Load    scenarios.LoadSpec
 	Seed    int64

@@ -36,7 +36,10 @@ func (LoadgenDriver) Run(ctx context.Context, plan LoadPlan, record func(Sample)
 	for _, s := range plan.Load.Stages {
 		dur += s.Duration.D()
 	}
-	start := time.Now()
+	start := plan.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex

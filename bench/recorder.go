@@ -23,7 +23,18 @@ type Recorder struct {
 	total   int64
 	failed  int64
 	tokens  int64
+	// bad are the requests that failed or were slower than slow: what the
+	// failover time is measured on. Capped, so a broken run cannot eat the
+	// memory.
+	slow time.Duration
+	bad  []Span
 }
+
+// Span is one bad request's life, as offsets from the start of the load.
+type Span struct{ Start, End time.Duration }
+
+// maxBad bounds the kept bad spans.
+const maxBad = 200_000
 
 // window is one second of the run.
 type window struct {
@@ -35,9 +46,10 @@ type window struct {
 // thousandths up to 10^9.
 func newLatencyHist() *hdr.Histogram { return hdr.New(1, int64(10*time.Minute/time.Microsecond), 3) }
 
-// NewRecorder returns an empty recorder.
-func NewRecorder() *Recorder {
-	return &Recorder{
+// NewRecorder returns an empty recorder; a request slower than slow (the
+// SLO's P99) counts as hurt when measuring failover time.
+func NewRecorder(slow time.Duration) *Recorder {
+	return &Recorder{slow: slow,
 		latency: newLatencyHist(), ttft: newLatencyHist(), itl: newLatencyHist(),
 		tps:  hdr.New(1, 1e9, 3),
 		errs: map[string]int64{},
@@ -63,6 +75,9 @@ func (r *Recorder) Record(s Sample) {
 		r.failed++
 		w.failed++
 		r.errs[s.Err]++
+	}
+	if (s.Err != "" || (r.slow > 0 && s.Latency > r.slow)) && len(r.bad) < maxBad {
+		r.bad = append(r.bad, Span{s.Intended, s.Intended + s.Latency})
 	}
 	if s.Latency > 0 {
 		us := max(s.Latency.Microseconds(), 1)
@@ -92,6 +107,7 @@ type Snapshot struct {
 	Latency, TTFT, ITL, TPS *hdr.Histogram
 	Windows                 []WindowStats
 	Errors                  map[string]int64
+	Bad                     []Span
 }
 
 // WindowStats is one second of the timeline.
@@ -112,7 +128,7 @@ func (r *Recorder) Snapshot() Snapshot {
 	s := Snapshot{Total: r.total, Failed: r.failed, Tokens: r.tokens,
 		Latency: hdr.Import(r.latency.Export()), TTFT: hdr.Import(r.ttft.Export()),
 		ITL: hdr.Import(r.itl.Export()), TPS: hdr.Import(r.tps.Export()),
-		Errors: map[string]int64{}}
+		Errors: map[string]int64{}, Bad: append([]Span(nil), r.bad...)}
 	for k, v := range r.errs {
 		s.Errors[k] = v
 	}

@@ -81,8 +81,6 @@ func Markdown(r *Results) string {
 		for _, e := range r.Chaos {
 			fo := "—"
 			switch {
-			case e.FailoverTimeMs < 0:
-				fo = "never recovered"
 			case disruptive(e.Action) && e.Error == "":
 				fo = fmt.Sprintf("%.0f ms", e.FailoverTimeMs)
 			}

@@ -91,8 +91,8 @@ type ChaosEvent struct {
 	DoneS     float64 `json:"done_s"`
 	RevertedS float64 `json:"reverted_s,omitempty"`
 	Error     string  `json:"error,omitempty"`
-	// FailoverTimeMs: from the injection until requests were healthy again
-	// (see README, "Reading the report"); -1 when they never were.
+	// FailoverTimeMs: from the injection until the last request it hurt
+	// ended (see FailoverTime and README, "Reading the report").
 	FailoverTimeMs float64 `json:"failover_time_ms"`
 }
 

@@ -83,13 +83,13 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	// Whatever happens from here on, everything started is stopped.
 	defer topo.Stop()
 
-	rec := NewRecorder()
+	rec := NewRecorder(time.Duration(sc.SLO.P99Ms * float64(time.Millisecond)))
 	scr := NewScraper()
 	tl := &timeline{}
 	rng := rand.New(rand.NewPCG(uint64(sc.Seed), 0xc4a05))
 	var drvStats DriverStats
 	var drvErr, chaosErr error
-	start := time.Now()
+	var start time.Time // set just before the load starts
 	elapsed := func() float64 { return time.Since(start).Seconds() }
 	scrapeAll := func(ctx context.Context) {
 		var wg sync.WaitGroup
@@ -103,14 +103,18 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		}
 		wg.Wait()
 	}
+	start = time.Now()
 	scrapeAll(ctx) // the baseline, before any load
+	// One clock for the load, the chaos timeline and the scrapes: offsets
+	// in results.json are all from this instant.
+	start = time.Now()
 
 	interrupted := false
 	var g run.Group
 	{ // The load: its end ends the run.
 		lctx, cancel := context.WithCancel(ctx)
 		g.Add(func() error {
-			drvStats, drvErr = o.Driver.Run(lctx, LoadPlan{Targets: topo.Entry, Load: sc.Load, Seed: sc.Seed, DefaultModel: topo.Model}, rec.Record)
+			drvStats, drvErr = o.Driver.Run(lctx, LoadPlan{Start: start, Targets: topo.Entry, Load: sc.Load, Seed: sc.Seed, DefaultModel: topo.Model}, rec.Record)
 			return drvErr
 		}, func(error) { cancel() })
 	}
@@ -234,7 +238,7 @@ func fill(res *Results, snap Snapshot, sc *scenarios.Scenario, ds DriverStats, e
 				break
 			}
 		}
-		e.FailoverTimeMs = FailoverTime(snap.Windows, e.AtS, end, sc.SLO)
+		e.FailoverTimeMs = FailoverTime(snap.Bad, e.AtS, end)
 		fo = append(fo, e.FailoverTimeMs)
 	}
 	res.Chaos = events
