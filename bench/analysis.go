@@ -96,18 +96,25 @@ func FindKnee(tl []TimelinePoint, slo scenarios.SLO) (*Knee, error) {
 		if r == "" || bad(tl[s+1]) == "" || bad(tl[s+2]) == "" {
 			continue
 		}
-		k := sustained(tl[max(0, s-3):s])
+		k := sustained(tl[max(0, s-3):s], bad)
 		k.AtS, k.Reached, k.Reason = float64(s), true, r
 		return k, nil
 	}
-	k := sustained(tl[max(0, n-3):n])
+	k := sustained(tl[max(0, n-3):n], bad)
 	k.AtS, k.Reached, k.Reason = float64(n), false, "the SLO held to the end of the ramp"
 	return k, nil
 }
 
-// sustained averages successful throughput over a few seconds.
-func sustained(ws []TimelinePoint) *Knee {
+// sustained averages successful throughput over the seconds among ws that
+// met the SLO (none: zero, the SLO was never met).
+func sustained(all []TimelinePoint, bad func(TimelinePoint) string) *Knee {
 	k := &Knee{}
+	var ws []TimelinePoint
+	for _, w := range all {
+		if bad(w) == "" {
+			ws = append(ws, w)
+		}
+	}
 	if len(ws) == 0 {
 		return k
 	}

@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/dsbridge/dsbridge/internal/testproc"
 )
 
 // fakeSimAdmin records the admin calls. The end-to-end check against the real
@@ -62,5 +65,41 @@ func TestSimFault(t *testing.T) {
 	defer bad.Close()
 	if _, err := inj.Inject(context.Background(), []Target{{Name: "sim-1", AdminURL: bad.URL}}); err == nil {
 		t.Error("want an error when the simulator refuses")
+	}
+}
+
+// TestSimFaultOnRealSimulator drives the real simulator process: while the
+// fault is set, chat requests fail with its status; after Revert they pass.
+func TestSimFaultOnRealSimulator(t *testing.T) {
+	sim := testproc.Start(t, "sim", "/", "--profile", "instant", "--models", "tiny")
+	chat := func() int {
+		resp, err := http.Post(sim.URL+"/api/chat", "application/json",
+			strings.NewReader(`{"model":"tiny","stream":false,"messages":[{"role":"user","content":"hi"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode
+	}
+	if code := chat(); code != http.StatusOK {
+		t.Fatalf("before the fault: status %d", code)
+	}
+	inj, err := New("sim_fault", Spec{Fault: map[string]any{"kind": "error", "status": 503, "probability": 1.0}}, Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	revert, err := inj.Inject(context.Background(), []Target{{Name: "sim-1", Kind: "sim", AdminURL: sim.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := chat(); code != http.StatusServiceUnavailable {
+		t.Fatalf("with the fault: status %d; want 503", code)
+	}
+	if err := revert(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if code := chat(); code != http.StatusOK {
+		t.Fatalf("after revert: status %d", code)
 	}
 }
