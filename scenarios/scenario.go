@@ -40,6 +40,11 @@ type Topology struct {
 	// goes straight to the bridges, round-robin by the load generator) or
 	// "nginx" (Debian's nginx-light, started with a generated config).
 	LB string `yaml:"lb,omitempty" json:"lb,omitempty"`
+	// LBFailTimeout is nginx's fail_timeout for each bridge (max_fails=2):
+	// how long a bridge that refused twice stays out. Default 2s. The seed's
+	// 30s turns a rolling restart faster than 30 s into a full outage: every
+	// bridge is marked down in turn (see README, "Chaos").
+	LBFailTimeout Duration `yaml:"lb_fail_timeout,omitempty" json:"lb_fail_timeout,omitempty"`
 	// Network puts an embedded Toxiproxy between the bridges and every sim,
 	// so that `network` chaos events have something to act on.
 	Network bool `yaml:"network,omitempty" json:"network,omitempty"`
@@ -163,6 +168,9 @@ func (s *Scenario) fill() {
 	}
 	if s.Topology.Bridges.Count == 0 {
 		s.Topology.Bridges.Count = 1
+	}
+	if s.Topology.LBFailTimeout == 0 {
+		s.Topology.LBFailTimeout = Duration(2 * time.Second)
 	}
 	if s.Load.Model == "" {
 		s.Load.Model = "open"

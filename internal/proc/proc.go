@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,8 +29,8 @@ type Spec struct {
 	ReadyURL string
 	// ReadyTimeout bounds that wait (default 20s).
 	ReadyTimeout time.Duration
-	// Log, when set, receives the process's stdout and stderr; otherwise the
-	// last 64 KiB are kept for error messages.
+	// Log, when set, also receives the process's stdout and stderr; the
+	// last 64 KiB are kept in memory either way, for error messages.
 	Log *os.File
 }
 
@@ -96,9 +97,10 @@ func (p *Proc) Start(ctx context.Context) error {
 	}
 	cmd := exec.Command(p.spec.Path, p.spec.Args...)
 	cmd.Env = append(os.Environ(), p.spec.Env...)
-	var out interface{ Write([]byte) (int, error) } = p.tail
+	// The tail is kept even with a log file, for error messages.
+	var out io.Writer = p.tail
 	if p.spec.Log != nil {
-		out = p.spec.Log
+		out = io.MultiWriter(p.spec.Log, p.tail)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	// Own process group: a signal to -pid reaches the children too, and a
@@ -160,7 +162,7 @@ func (p *Proc) exitError() error {
 	return p.exitErr
 }
 
-// Output returns the last output kept (empty when Spec.Log was set).
+// Output returns the last 64 KiB of output.
 func (p *Proc) Output() string { return p.tail.String() }
 
 // Signal sends sig to the process group of the current incarnation.
