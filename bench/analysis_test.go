@@ -79,7 +79,7 @@ func TestMakePlan(t *testing.T) {
 	r := &Results{Scenario: "ramp-to-knee", Timeline: ramp(30, 20), SLO: scenarios.SLO{P99Ms: 500, ErrorRate: 0.01},
 		Topology:  TopologyInfo{Sims: 2, Bridges: 1},
 		Upstreams: []UpstreamShare{{Name: "sim-1", Share: 0.6}, {Name: "sim-2", Share: 0.4}}}
-	p, err := MakePlan(r, 1000, 0)
+	p, err := MakePlan(r, 1000, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,12 +95,17 @@ func TestMakePlan(t *testing.T) {
 	if p.Rows[0].QPS != 5000 || p.Rows[0].Instances != 2 {
 		t.Errorf("light row %+v", p.Rows[0])
 	}
+	// A real model's service time: 2 s per request, 200 slots: 100 req/s.
+	p2, _ := MakePlan(r, 1000, 0, 2000)
+	if p2.Rows[1].QPS != 100 || p2.Rows[1].Instances != 11 {
+		t.Errorf("standard row with 2 s service time: %+v", p2.Rows[1])
+	}
 	// A stricter SLO re-runs the knee on the same timeline: at 40 ms
 	// nothing meets it.
-	if _, err := MakePlan(r, 1000, 40); err == nil {
+	if _, err := MakePlan(r, 1000, 40, 0); err == nil {
 		t.Error("want an error when no load met the SLO")
 	}
-	if _, err := MakePlan(r, 0, 0); err == nil {
+	if _, err := MakePlan(r, 0, 0, 0); err == nil {
 		t.Error("want an error for a zero target")
 	}
 }

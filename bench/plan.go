@@ -44,19 +44,21 @@ type Plan struct {
 	Bridges int `json:"bridges"`
 	// PerSimQPS: the busiest sim's share of the knee (so an uneven spread
 	// does not overstate it); PerBridgeQPS: the knee over the bridges.
-	PerSimQPS     float64   `json:"per_sim_qps"`
-	PerBridgeQPS  float64   `json:"per_bridge_qps"`
-	SimsNeeded    int       `json:"sims_needed"`
-	BridgesNeeded int       `json:"bridges_needed"`
-	Rows          []PlanRow `json:"instance_types"`
-	Notes         []string  `json:"notes"`
+	PerSimQPS     float64 `json:"per_sim_qps"`
+	PerBridgeQPS  float64 `json:"per_bridge_qps"`
+	SimsNeeded    int     `json:"sims_needed"`
+	BridgesNeeded int     `json:"bridges_needed"`
+	// ServiceMs is the per-request time used for Little's law.
+	ServiceMs float64   `json:"service_ms"`
+	Rows      []PlanRow `json:"instance_types"`
+	Notes     []string  `json:"notes"`
 }
 
 // PlanRow is one instance type with what it sustains and how many are
 // needed.
 type PlanRow struct {
 	InstanceType
-	// QPS per instance by Little's law: concurrency ÷ mean latency at the knee.
+	// QPS per instance by Little's law: concurrency ÷ ServiceMs.
 	QPS       float64 `json:"qps_per_instance"`
 	Instances int     `json:"instances_n_plus_1"`
 }
@@ -71,8 +73,11 @@ func nPlus1(target, perInstance float64) int {
 
 // MakePlan derives a plan from a ramp result. p99Ms (0: the run's SLO)
 // re-runs the knee search at that SLO on the stored timeline, so one ramp
-// answers for several SLOs.
-func MakePlan(r *Results, targetQPS, p99Ms float64) (*Plan, error) {
+// answers for several SLOs. serviceMs is the mean time a request holds a
+// slot on a real instance, for the instance-type rows (0: the run's mean
+// latency at the knee, which with instant simulators is the bridge's, not a
+// model's).
+func MakePlan(r *Results, targetQPS, p99Ms, serviceMs float64) (*Plan, error) {
 	if targetQPS <= 0 {
 		return nil, errors.New("plan: --target-qps must be > 0")
 	}
@@ -103,7 +108,11 @@ func MakePlan(r *Results, targetQPS, p99Ms float64) (*Plan, error) {
 	p.PerBridgeQPS = knee.QPS / float64(p.Bridges)
 	p.SimsNeeded = nPlus1(targetQPS, p.PerSimQPS)
 	p.BridgesNeeded = nPlus1(targetQPS, p.PerBridgeQPS)
-	w := knee.MeanLatencyMs / 1000
+	p.ServiceMs = knee.MeanLatencyMs
+	if serviceMs > 0 {
+		p.ServiceMs = serviceMs
+	}
+	w := p.ServiceMs / 1000
 	for _, it := range SeedInstanceTypes() {
 		row := PlanRow{InstanceType: it}
 		if w > 0 {
@@ -119,7 +128,7 @@ func MakePlan(r *Results, targetQPS, p99Ms float64) (*Plan, error) {
 	}
 	p.Notes = append(p.Notes,
 		"One bottleneck sets the knee: per-sim and per-bridge figures are each at most what that component sustains (whichever saturated first limits both).",
-		"Instance types: QPS = concurrency cap ÷ mean latency at the knee (Little's law); the simulator's profile sets that latency, so these rows are only as real as the profile.",
+		fmt.Sprintf("Instance types: req/s = concurrency cap ÷ %.1f ms per request (Little's law). That time is the run's mean latency at the knee unless --service-ms gave a real model's; with instant simulators it is the bridge's own, and the rows are only as real as that number.", p.ServiceMs),
 		"All processes shared one machine with the load generator; on dedicated hosts each component sustains more.")
 	return p, nil
 }

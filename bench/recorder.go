@@ -149,6 +149,9 @@ func (r *Recorder) RecentP99(now, n int) float64 {
 	for i := max(now-n, 0); i < now && i < len(r.windows); i++ {
 		h.Merge(r.windows[i].latency)
 	}
+	if h.TotalCount() == 0 {
+		return -1 // nothing finished yet: the requests of those seconds are in flight
+	}
 	return ms(h.ValueAtQuantile(99))
 }
 

@@ -200,8 +200,12 @@ func progress(w io.Writer, sc *scenarios.Scenario, rec *Recorder, el time.Durati
 	if total > 0 {
 		pct = 100 * float64(failed) / float64(total)
 	}
-	fmt.Fprintf(w, "%s  %3ds/%ds  rate %.0f/s  requests %d  errors %d (%.2f%%)  p99(5s) %.1f ms\n",
-		sc.Name, sec, int(sc.Duration().Seconds()), sc.RateAt(el), total, failed, pct, rec.RecentP99(sec, 5))
+	p99 := "p99(5s) in flight"
+	if v := rec.RecentP99(sec, 5); v >= 0 {
+		p99 = fmt.Sprintf("p99(5s) %.1f ms", v)
+	}
+	fmt.Fprintf(w, "%s  %3ds/%ds  rate %.0f/s  done %d  errors %d (%.2f%%)  %s\n",
+		sc.Name, sec, int(sc.Duration().Seconds()), sc.RateAt(el), total, failed, pct, p99)
 }
 
 // fill computes the results from what was recorded.
@@ -247,13 +251,14 @@ func fill(res *Results, snap Snapshot, sc *scenarios.Scenario, ds DriverStats, e
 			res.Knee = k
 		}
 	}
+	// Shares first: the plan uses the busiest sim's share.
+	upstreamShare(res, scr, topo)
 	if res.Knee != nil {
 		// A plan for the seed's 3000 req/s target at the run's SLO.
-		if p, err := MakePlan(res, 3000, 0); err == nil {
+		if p, err := MakePlan(res, 3000, 0, 0); err == nil {
 			res.Plan = p
 		}
 	}
-	upstreamShare(res, scr, topo)
 	gates, _ := EvaluateGates(sc.Gates, runMetrics{snap: snap, durationS: dur, failover: fo, knee: res.Knee})
 	res.Gates = gates
 	res.Pass = true
