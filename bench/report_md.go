@@ -33,7 +33,8 @@ func Markdown(r *Results) string {
 	fmt.Fprintf(&b, "| duration | %.0f s |\n", r.DurationS)
 	fmt.Fprintf(&b, "| requests | %d, failed %d (%.3f%%) |\n", r.Requests.Total, r.Requests.Failed, 100*r.Requests.ErrorRate)
 	fmt.Fprintf(&b, "| rate | requested %.1f/s, achieved %.1f/s |\n", r.Requests.RateRequested, r.Requests.RateAchieved)
-	fmt.Fprintf(&b, "| failovers (bridges) | %.0f |\n\n", r.Failovers)
+	fmt.Fprintf(&b, "| failovers (bridges) | %.0f |\n", r.Failovers)
+	fmt.Fprintf(&b, "| machine | %d CPUs, load average %.1f at the start, %.1f at the end |\n\n", r.Machine.NumCPU, r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd)
 
 	fmt.Fprintf(&b, "## Gates\n\n")
 	if len(r.Gates) == 0 {

@@ -47,6 +47,7 @@ type Results struct {
 	Topology     TopologyInfo                  `json:"topology"`
 	SLO          scenarios.SLO                 `json:"slo"`
 	Driver       DriverStats                   `json:"load_driver"`
+	Machine      Machine                       `json:"machine"`
 	Knee         *Knee                         `json:"knee,omitempty"`
 	Plan         *Plan                         `json:"capacity_plan,omitempty"`
 }
@@ -103,6 +104,25 @@ type UpstreamShare struct {
 	Share    float64 `json:"share"`
 	// Source says which metric it came from.
 	Source string `json:"source"`
+}
+
+// Machine says how busy the machine was: everything of a local run shares
+// its cores, so a high load average explains noise in the figures.
+type Machine struct {
+	NumCPU       int     `json:"num_cpu"`
+	LoadAvgStart float64 `json:"loadavg_1m_start"`
+	LoadAvgEnd   float64 `json:"loadavg_1m_end"`
+}
+
+// loadAvg1 reads the 1-minute load average (0 where /proc has none).
+func loadAvg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	_, _ = fmt.Sscanf(string(b), "%f", &v)
+	return v
 }
 
 // TopologyInfo records what ran.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -65,7 +66,8 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		StartedAt: time.Now().UTC(), DurationS: sc.Duration().Seconds(), SLO: sc.SLO,
 		Topology: TopologyInfo{Sims: sc.Topology.Sims.Count, Bridges: sc.Topology.Bridges.Count,
 			LB: sc.Topology.LB, Network: sc.Topology.Network, Profile: sc.Topology.Sims.Profile},
-		Errors: map[string]int64{}, Gates: []GateResult{}, Timeline: []TimelinePoint{},
+		Machine: Machine{NumCPU: runtime.NumCPU(), LoadAvgStart: loadAvg1()},
+		Errors:  map[string]int64{}, Gates: []GateResult{}, Timeline: []TimelinePoint{},
 		Chaos: []ChaosEvent{}, Upstreams: []UpstreamShare{}}
 	broke := func(err error) (*Results, error) {
 		res.Error = err.Error()
@@ -172,6 +174,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	tl.revertAll()
 	scrapeAll(context.Background())
 
+	res.Machine.LoadAvgEnd = loadAvg1()
 	snap := rec.Snapshot()
 	fill(res, snap, sc, drvStats, tl.events(), scr, topo)
 	res.Driver = drvStats
