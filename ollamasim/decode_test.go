@@ -47,6 +47,9 @@ func TestMalformedRequests(t *testing.T) {
 		{"embed mixed input", "/api/embed", `{"model":"deepseek-r1:7b","input":["a",1]}`, 400, `{"error":"invalid input type"}`},
 		{"embeddings without model", "/api/embeddings", `{}`, 400, `{"error":"model is required"}`},
 		{"embeddings unknown model", "/api/embeddings", `{"model":"x","prompt":"y"}`, 404, `{"error":"model \"x\" not found, try pulling it first"}`},
+		// Options are type-checked like api.Options.FromMap, answered 500.
+		{"bad option type", "/api/chat", `{"model":"deepseek-r1:7b","messages":[{"role":"user","content":"x"}],"options":{"num_predict":"many"}}`, 500, `{"error":"option \"num_predict\" must be of type integer"}`},
+		{"bad stop type", "/api/generate", `{"model":"deepseek-r1:7b","prompt":"x","options":{"stop":[1]}}`, 500, `{"error":"option \"stop\" must be of an array of strings"}`},
 		{"show without model", "/api/show", `{}`, 400, `{"error":"model is required"}`},
 		{"show empty body", "/api/show", ``, 400, `{"error":"missing request body"}`},
 		// /v1: the middleware's own errors carry the status's type.

@@ -86,6 +86,8 @@ func number(v any) float64 {
 		return n
 	case float32:
 		return float64(n)
+	case int32:
+		return float64(n)
 	case int:
 		return float64(n)
 	case int64:

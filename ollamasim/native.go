@@ -62,6 +62,9 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 
 // generate serves /api/generate and, through f, /v1/completions.
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, ep string, isOpenAI bool, m *modelInfo, req *api.GenerateRequest, start time.Time, f format) {
+	if !s.checkOptions(w, ep, m, isOpenAI, req.Options) {
+		return
+	}
 	// An empty prompt only loads (or, with keep_alive 0, unloads) the model.
 	if req.Prompt == "" && len(req.Images) == 0 && !isOpenAI {
 		s.loadOnly(w, r, ep, m, req.KeepAlive, func(reason string) any {
@@ -112,6 +115,9 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 
 // chat serves /api/chat and, through f, /v1/chat/completions.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenAI bool, m *modelInfo, req *api.ChatRequest, start time.Time, f format) {
+	if !s.checkOptions(w, ep, m, isOpenAI, req.Options) {
+		return
+	}
 	if len(req.Messages) == 0 {
 		s.loadOnly(w, r, ep, m, req.KeepAlive, func(reason string) any {
 			return api.ChatResponse{Model: req.Model, CreatedAt: s.now().UTC(), Message: api.Message{Role: "assistant"}, Done: true, DoneReason: reason}
@@ -129,6 +135,21 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenA
 		f = &chatFormat{model: req.Model}
 	}
 	s.run(w, r, j, f)
+}
+
+// checkOptions answers a wrongly typed option as Ollama's scheduleRunner
+// does: 500 with api.Options.FromMap's message.
+func (s *Server) checkOptions(w http.ResponseWriter, ep string, m *modelInfo, isOpenAI bool, opts map[string]any) bool {
+	err := s.options.check(opts)
+	if err == nil {
+		return true
+	}
+	if isOpenAI {
+		s.openAIHandlerError(w, ep, m.name, http.StatusInternalServerError, err.Error())
+	} else {
+		s.nativeError(w, ep, m.name, http.StatusInternalServerError, err.Error())
+	}
+	return false
 }
 
 // loadOnly answers a request with nothing to generate: keep_alive 0
