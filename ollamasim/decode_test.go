@@ -27,7 +27,6 @@ func newInstant(t testing.TB) *ollamasim.Server {
 func TestMalformedRequests(t *testing.T) {
 	ts := httptest.NewServer(newInstant(t))
 	defer ts.Close()
-	const oa = `{"error":{"message":%q,"type":"invalid_request_error","param":null,"code":null}}`
 	for _, c := range []struct {
 		name, path, body string
 		status           int

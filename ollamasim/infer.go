@@ -3,8 +3,8 @@ package ollamasim
 import (
 	"context"
 	"errors"
-	"strings"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ollama/ollama/api"

@@ -333,14 +333,13 @@ func (l *lease) release() {
 
 // modelStatus is one runner as /api/ps and /metrics see it.
 type modelStatus struct {
-	name        string
-	state       runnerState
-	expiresAt   time.Time
-	session     time.Duration
-	refCount    int
-	queued      int
-	busy        int
-	loadedSince time.Time
+	name      string
+	state     runnerState
+	expiresAt time.Time
+	session   time.Duration
+	refCount  int
+	queued    int
+	busy      int
 }
 
 // snapshot returns every model's status, in configuration order.

@@ -165,7 +165,7 @@ func TestOpenAIClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(r.Choices) != 1 || r.Choices[0].FinishReason != "length" || r.Usage.CompletionTokens != 7 || r.Choices[0].Message.Content == "" ||
-			!strings.HasPrefix(r.ID, "chatcmpl-") || r.SystemFingerprint != "fp_ollama" {
+			!strings.HasPrefix(r.ID, "chatcmpl-") || r.JSON.SystemFingerprint.Raw() != `"fp_ollama"` {
 			t.Fatalf("%+v", r)
 		}
 	})
