@@ -16,20 +16,19 @@ import (
 
 // modelInfo is what /api/tags, /api/show and /api/ps say about a model.
 type modelInfo struct {
-	name        string
-	arch        string
-	details     api.ModelDetails
-	size        int64 // on disk
-	vramSize    int64 // loaded
-	digest      string
-	modified    time.Time
-	params      int64
-	blocks      int
-	embedLen    int
-	contextLen  int
-	template    string
-	caps        []model.Capability
-	idPrefixLen int
+	name       string
+	arch       string
+	details    api.ModelDetails
+	size       int64 // on disk
+	vramSize   int64 // loaded
+	digest     string
+	modified   time.Time
+	params     int64
+	blocks     int
+	embedLen   int
+	contextLen int
+	template   string
+	caps       []model.Capability
 }
 
 // newModelInfo derives plausible metadata from the model's name: family
@@ -61,6 +60,19 @@ func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
 	if params > 20e9 {
 		blocks = 64
 	}
+	embedLen := p.EmbeddingLength
+	if embedLen <= 0 {
+		switch {
+		case params < 2e9:
+			embedLen = 2048
+		case params < 5e9:
+			embedLen = 3072
+		case params < 10e9:
+			embedLen = 3584
+		default:
+			embedLen = 5120
+		}
+	}
 	return &modelInfo{
 		name: name, arch: arch,
 		details: api.ModelDetails{
@@ -69,7 +81,7 @@ func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
 		},
 		size: size, vramSize: size + size/8, digest: hex.EncodeToString(sum[:]),
 		modified: modified.UTC(), params: params, blocks: blocks,
-		embedLen: p.EmbeddingLength, contextLen: p.ContextLength,
+		embedLen: embedLen, contextLen: p.ContextLength,
 		template: "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n",
 		caps:     caps,
 	}
@@ -221,6 +233,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 	}
 	name := req.Model
 	if name == "" {
+		//lint:ignore SA1019 Ollama still accepts the deprecated field (cmp.Or(r.Model, r.Name)).
 		name = req.Name
 	}
 	if !s.simpleFaults(w, r, ep, false) {
