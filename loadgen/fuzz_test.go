@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,4 +79,32 @@ func addGoldenLines(f *testing.F) {
 			}
 		}
 	}
+}
+
+// FuzzFastPathAgrees: the fast path for token lines gives exactly what the
+// full decoder gives, for any line it accepts.
+func FuzzFastPathAgrees(f *testing.F) {
+	addGoldenLines(f)
+	f.Add([]byte(`{"model":"m","created_at":"t","message":{"role":"assistant","content":"\u0041"},"done":false}`))
+	f.Add([]byte(`{"model":"m","created_at":"t","response":"x\"y","done":false}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		line = bytes.TrimSpace(line)
+		if p, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+			line = bytes.TrimSpace(p)
+		}
+		if !fastNativeToken(line) && !fastOpenAIToken(line) {
+			return
+		}
+		var nd ndjsonLine
+		var sd sseData
+		errN, errS := json.Unmarshal(line, &nd), json.Unmarshal(line, &sd)
+		if errN != nil || errS != nil {
+			t.Fatalf("fast path accepted %q, which does not decode: %v %v", line, errN, errS)
+		}
+		native := (nd.Message != nil && nd.Message.Content != "") || nd.Response != ""
+		openai := len(sd.Choices) == 1 && sd.Choices[0].Delta != nil && sd.Choices[0].Delta.Content != ""
+		if !(native || openai) || nd.Done || nd.EvalCount != 0 || len(nd.Error) != 0 || len(sd.Error) != 0 || sd.Usage != nil {
+			t.Fatalf("fast path took %q for a plain token line; decoder says %+v %+v", line, nd, sd)
+		}
+	})
 }
