@@ -67,7 +67,7 @@ type Requests struct {
 	Scheduled     int64     `json:"scheduled"`      // arrivals the pacer asked for (open model)
 	Late          int64     `json:"late"`           // sent more than LateAfter after they were due
 	Dropped       int64     `json:"dropped"`        // scheduled but never sent (the run was stopped, or the generator hit its bound past the grace)
-	RateRequested float64   `json:"rate_requested"` // scheduled / duration
+	RateRequested float64   `json:"rate_requested"` // scheduled / duration (0 in the closed model)
 	RateAchieved  float64   `json:"rate_achieved"`  // sends per second between the first and last send
 	RateCompleted float64   `json:"rate_completed"` // total / elapsed
 	FirstSent     time.Time `json:"first_sent"`
@@ -185,7 +185,7 @@ func (rs *Results) Close() {
 
 	q := &rs.Requests
 	q.FirstSent, q.LastSent = rs.firstSent, rs.lastSent
-	if rs.DurationS > 0 {
+	if rs.DurationS > 0 && rs.Model != "closed" { // a closed model requests no rate
 		q.RateRequested = round3(float64(q.Scheduled) / rs.DurationS)
 	}
 	// n sends span n-1 gaps: (n-1)/span is the rate a perfect pacer gives

@@ -134,7 +134,6 @@ func TestResultsJSONKeys(t *testing.T) {
 // TestMergeRealShards runs two real shards against one server and checks
 // the merge against a histogram of every request they made.
 func TestMergeRealShards(t *testing.T) {
-	t.Parallel()
 	srv := (&fakeOllama{Delay: 2 * time.Millisecond, Tokens: 3, Interval: time.Millisecond}).start(t)
 	union := NewHistogram()
 	var shards []*Results
