@@ -42,9 +42,10 @@ func NewTransport(maxInFlight int) *http.Transport {
 // Client sends Targets and measures their responses, reading NDJSON and SSE
 // streams line by line to time each token.
 type Client struct {
-	HTTP    *http.Client  // nil: a client on NewTransport(DefaultMaxInFlight)
+	HTTP    *http.Client  // nil: a client on NewTransport(DefaultMaxInFlight), made once
 	Timeout time.Duration // whole request including the stream; 0: none
 
+	once sync.Once
 	bufs sync.Pool // *bufio.Reader, reused across responses
 }
 
@@ -56,10 +57,12 @@ const maxLine = 16 << 20
 // result's durations are measured from it. ctx cancels the request.
 func (c *Client) Do(ctx context.Context, t *Target, intended time.Time) *Result {
 	r := &Result{Name: t.Name, Endpoint: t.Endpoint, Intended: intended}
+	c.once.Do(func() {
+		if c.HTTP == nil {
+			c.HTTP = &http.Client{Transport: NewTransport(DefaultMaxInFlight)}
+		}
+	})
 	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Transport: NewTransport(DefaultMaxInFlight)}
-	}
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
