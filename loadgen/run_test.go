@@ -237,3 +237,36 @@ func TestRunRamp(t *testing.T) {
 		t.Errorf("requested rate in second 0 = %v, want 100", r)
 	}
 }
+
+// TestRunProgress: the progress callback runs while the run goes on, with
+// counts that only grow and the rate being sent.
+func TestRunProgress(t *testing.T) {
+	srv := (&fakeOllama{Tokens: 1}).start(t)
+	var got []Progress
+	rs, err := Run(context.Background(), Config{
+		Target: srv.URL, Pacer: ConstantPacer(100), Duration: 2 * time.Second,
+		ProgressEvery: 250 * time.Millisecond, Progress: func(p Progress) { got = append(got, p) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 5 {
+		t.Fatalf("%d progress calls in 2 s at 250 ms", len(got))
+	}
+	var rates float64
+	for i, p := range got {
+		if i > 0 && (p.Sent < got[i-1].Sent || p.Completed < got[i-1].Completed || p.Elapsed <= got[i-1].Elapsed) {
+			t.Errorf("progress went backwards: %+v after %+v", p, got[i-1])
+		}
+		if p.Total != 2*time.Second || p.Completed > p.Sent {
+			t.Errorf("progress %+v", p)
+		}
+		rates += p.Rate
+	}
+	if mean := rates / float64(len(got)); mean < 50 || mean > 150 {
+		t.Errorf("mean progress rate %.1f/s, want ≈ 100", mean)
+	}
+	if last := got[len(got)-1]; last.Sent > rs.Requests.Total {
+		t.Errorf("progress says %d sent, results %d", last.Sent, rs.Requests.Total)
+	}
+}
