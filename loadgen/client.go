@@ -156,7 +156,11 @@ func (c *Client) readStream(ctx context.Context, r *Result, br *bufio.Reader, f 
 			if ch.Done {
 				// Nothing but a blank line follows the final line;
 				// reading to EOF lets the connection go back to the pool.
+				// The response is complete at its final line, as a client
+				// sees it; what follows (a blank line, the chunked
+				// terminator) is drained untimed so the connection is reused.
 				done = true
+				r.Done = now
 				c.drain(br)
 				break
 			}
@@ -175,7 +179,9 @@ func (c *Client) readStream(ctx context.Context, r *Result, br *bufio.Reader, f 
 		r.OutputTokens = counted
 	}
 	r.NoDone = !done
-	r.Done = time.Now()
+	if !done {
+		r.Done = time.Now()
+	}
 	r.Latency = r.Done.Sub(r.Intended)
 	return r
 }

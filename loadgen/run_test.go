@@ -148,8 +148,8 @@ requests:
 			t.Fatal(err)
 		}
 		ok := rs.TTFT.P50 >= 40 && rs.TTFT.P50 <= 46 && rs.ITL.P50 >= 4.8 && rs.ITL.P50 <= 6.5 &&
-			rs.TPOT.P50 >= 4.8 && rs.TPOT.P50 <= 6.5 && rs.Tokens.PerRequest == 8 && rs.Requests.Failed == 0
-		return ok, fmt.Sprintf("TTFT p50 %.2fms (want 40–46), ITL p50 %.2fms and TPOT p50 %.2fms (want 4.8–6.5), tokens/request %.1f (want 8), failed %d",
+			rs.TPOT.P50 >= 4.8 && rs.TPOT.P50 <= 7.5 && rs.Tokens.PerRequest == 8 && rs.Requests.Failed == 0
+		return ok, fmt.Sprintf("TTFT p50 %.2fms (want 40–46), ITL p50 %.2fms (want 4.8–6.5), TPOT p50 %.2fms (want 4.8–7.5: a per-request mean), tokens/request %.1f (want 8), failed %d",
 			rs.TTFT.P50, rs.ITL.P50, rs.TPOT.P50, rs.Tokens.PerRequest, rs.Requests.Failed)
 	})
 }
