@@ -141,3 +141,49 @@ func TestLoadCommandUsage(t *testing.T) {
 		t.Errorf("non-loopback target: exit %d, %s", code, stderr)
 	}
 }
+
+// TestLoadCommandInterrupt: Ctrl-C stops the run at once and still writes
+// the partial results, exiting 1.
+func TestLoadCommandInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the simulator")
+	}
+	sim := testproc.Start(t, "sim", "/", "--profile", "instant", "--parallel", "64")
+	out := filepath.Join(t.TempDir(), "results.json")
+	cmd := exec.Command(testproc.Binary(t), "load", "--target", sim.URL, "--rate", "50", "--duration", "60s", "--out", out, "--progress", "0")
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	_ = cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("load did not stop within 10 s of SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatalf("no partial results: %v\n%s", err, stdout.String())
+	}
+	var r struct {
+		Requests struct {
+			Total     int64 `json:"total"`
+			Scheduled int64 `json:"scheduled"`
+			Dropped   int64 `json:"dropped"`
+		} `json:"requests"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests.Scheduled != 3000 || r.Requests.Dropped < 2500 || r.Requests.Total == 0 {
+		t.Errorf("partial results %+v: want 3000 scheduled, most dropped, some sent", r.Requests)
+	}
+}
