@@ -103,6 +103,11 @@ func (s *scheduler) acquire(ctx context.Context, model string, keepAlive *time.D
 		s.mu.Lock()
 		s.pending--
 		r.pendingLoad--
+		// Everyone who waited for this load gave up: start its keep-alive
+		// clock so it does not stay loaded forever.
+		if r.state == loaded && r.refCount == 0 && r.pendingLoad == 0 && r.timer == nil && r.session != forever {
+			s.idleLocked(r)
+		}
 		s.mu.Unlock()
 	}()
 	for r.state == unloaded {
@@ -168,7 +173,7 @@ func (s *scheduler) startLoadLocked(r *runner) {
 	r.ready = make(chan struct{})
 	r.gen++
 	r.loads++
-	r.session = s.cfg.KeepAlive
+	r.session = *s.cfg.KeepAlive
 	gen, ready := r.gen, r.ready
 	d := s.loadFor(r.name)
 	finish := func() {
