@@ -42,9 +42,10 @@ func NewTransport(maxInFlight int) *http.Transport {
 // Client sends Targets and measures their responses, reading NDJSON and SSE
 // streams line by line to time each token.
 type Client struct {
-	HTTP    *http.Client  // nil: a client on NewTransport(DefaultMaxInFlight)
+	HTTP    *http.Client  // nil: a client on NewTransport(DefaultMaxInFlight), made once
 	Timeout time.Duration // whole request including the stream; 0: none
 
+	once sync.Once
 	bufs sync.Pool // *bufio.Reader, reused across responses
 }
 
@@ -56,10 +57,12 @@ const maxLine = 16 << 20
 // result's durations are measured from it. ctx cancels the request.
 func (c *Client) Do(ctx context.Context, t *Target, intended time.Time) *Result {
 	r := &Result{Name: t.Name, Endpoint: t.Endpoint, Intended: intended}
+	c.once.Do(func() {
+		if c.HTTP == nil {
+			c.HTTP = &http.Client{Transport: NewTransport(DefaultMaxInFlight)}
+		}
+	})
 	hc := c.HTTP
-	if hc == nil {
-		hc = &http.Client{Transport: NewTransport(DefaultMaxInFlight)}
-	}
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
@@ -153,7 +156,11 @@ func (c *Client) readStream(ctx context.Context, r *Result, br *bufio.Reader, f 
 			if ch.Done {
 				// Nothing but a blank line follows the final line;
 				// reading to EOF lets the connection go back to the pool.
+				// The response is complete at its final line, as a client
+				// sees it; what follows (a blank line, the chunked
+				// terminator) is drained untimed so the connection is reused.
 				done = true
+				r.Done = now
 				c.drain(br)
 				break
 			}
@@ -172,7 +179,9 @@ func (c *Client) readStream(ctx context.Context, r *Result, br *bufio.Reader, f 
 		r.OutputTokens = counted
 	}
 	r.NoDone = !done
-	r.Done = time.Now()
+	if !done {
+		r.Done = time.Now()
+	}
 	r.Latency = r.Done.Sub(r.Intended)
 	return r
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -190,7 +191,7 @@ func ParseMix(data []byte) (*Mix, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var m Mix
-	if err := dec.Decode(&m); err != nil {
+	if err := dec.Decode(&m); err != nil && !errors.Is(err, io.EOF) { // empty: "no requests" below
 		return nil, fmt.Errorf("mix: %w", err)
 	}
 	if err := m.normalise(); err != nil {

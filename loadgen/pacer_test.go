@@ -123,15 +123,3 @@ func TestParseStages(t *testing.T) {
 		}
 	}
 }
-
-func TestArrivalsBounded(t *testing.T) {
-	// vegeta's zero ConstantPacer means "infinitely fast": the max bound
-	// still ends the loop.
-	n := 0
-	for range Arrivals(ConstantPacer(0), time.Second, 1000) {
-		n++
-	}
-	if n != 1000 {
-		t.Errorf("%d arrivals, want the bound 1000", n)
-	}
-}

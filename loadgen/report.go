@@ -37,7 +37,7 @@ func NewTextReporter(rs *Results) Reporter {
 		for _, row := range []struct {
 			name string
 			s    Summary
-		}{{"latency", rs.Latency}, {"ttft", rs.TTFT}, {"itl", rs.ITL}} {
+		}{{"latency", rs.Latency}, {"ttft", rs.TTFT}, {"itl", rs.ITL}, {"tpot", rs.TPOT}} {
 			fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\n", row.name, row.s.P50, row.s.P90, row.s.P95, row.s.P99, row.s.Max, row.s.Count)
 		}
 		fmt.Fprintf(tw, "\nTokens\t%d output, %.1f/s overall, %.1f per request, %.1f/s per stream\n",

@@ -39,6 +39,7 @@ type Results struct {
 	LatencyOK   Summary              `json:"latency_ok_ms"` // successful requests only
 	TTFT        Summary              `json:"ttft_ms"`       // due time to first output token
 	ITL         Summary              `json:"itl_ms"`        // between output tokens
+	TPOT        Summary              `json:"tpot_ms"`       // per request: (latency - TTFT) / (tokens - 1), as vLLM's bench reports it
 	SendDelay   Summary              `json:"send_delay_ms"` // how late the generator sent (its own lag)
 	Tokens      Tokens               `json:"tokens"`
 	Errors      map[ErrorKind]int64  `json:"errors"`        // failed requests by kind
@@ -67,7 +68,7 @@ type Requests struct {
 	Scheduled     int64     `json:"scheduled"`      // arrivals the pacer asked for (open model)
 	Late          int64     `json:"late"`           // sent more than LateAfter after they were due
 	Dropped       int64     `json:"dropped"`        // scheduled but never sent (the run was stopped, or the generator hit its bound past the grace)
-	RateRequested float64   `json:"rate_requested"` // scheduled / duration
+	RateRequested float64   `json:"rate_requested"` // scheduled / duration (0 in the closed model)
 	RateAchieved  float64   `json:"rate_achieved"`  // sends per second between the first and last send
 	RateCompleted float64   `json:"rate_completed"` // total / elapsed
 	FirstSent     time.Time `json:"first_sent"`
@@ -90,6 +91,7 @@ type Histograms struct {
 	LatencyOK *Histogram `json:"latency_ok"`
 	TTFT      *Histogram `json:"ttft"`
 	ITL       *Histogram `json:"itl"`
+	TPOT      *Histogram `json:"tpot"`
 	SendDelay *Histogram `json:"send_delay"`
 }
 
@@ -115,11 +117,16 @@ type Gate struct {
 }
 
 type histSet struct {
-	latency, latencyOK, ttft, itl, sendDelay *Histogram
+	latency, latencyOK, ttft, itl, tpot, sendDelay *Histogram
 }
 
 func newHistSet() histSet {
-	return histSet{NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram()}
+	return histSet{NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram(), NewHistogram()}
+}
+
+// set returns the histograms read back from a results file.
+func (h Histograms) set() histSet {
+	return histSet{h.Latency, h.LatencyOK, h.TTFT, h.ITL, h.TPOT, h.SendDelay}
 }
 
 // NewResults returns empty Results for a run starting at start. rate is the
@@ -159,6 +166,9 @@ func (rs *Results) Add(r *Result) {
 	for _, d := range r.ITL {
 		rs.hists.itl.Record(d)
 	}
+	if !r.Failed() && r.TTFT > 0 && r.OutputTokens > 1 {
+		rs.hists.tpot.Record((r.Latency - r.TTFT) / time.Duration(r.OutputTokens-1))
+	}
 	if !r.Sent.IsZero() {
 		rs.hists.sendDelay.Record(r.Sent.Sub(r.Intended))
 		if rs.firstSent.IsZero() || r.Sent.Before(rs.firstSent) {
@@ -179,13 +189,13 @@ func (rs *Results) Add(r *Result) {
 func (rs *Results) Close() {
 	h := rs.hists
 	rs.Latency, rs.LatencyOK = h.latency.Summary(), h.latencyOK.Summary()
-	rs.TTFT, rs.ITL, rs.SendDelay = h.ttft.Summary(), h.itl.Summary(), h.sendDelay.Summary()
-	rs.Histograms = Histograms{Unit: "us", Latency: h.latency, LatencyOK: h.latencyOK, TTFT: h.ttft, ITL: h.itl, SendDelay: h.sendDelay}
+	rs.TTFT, rs.ITL, rs.TPOT, rs.SendDelay = h.ttft.Summary(), h.itl.Summary(), h.tpot.Summary(), h.sendDelay.Summary()
+	rs.Histograms = Histograms{Unit: "us", Latency: h.latency, LatencyOK: h.latencyOK, TTFT: h.ttft, ITL: h.itl, TPOT: h.tpot, SendDelay: h.sendDelay}
 	rs.Timeline = rs.timeline.seconds(rs.rate)
 
 	q := &rs.Requests
 	q.FirstSent, q.LastSent = rs.firstSent, rs.lastSent
-	if rs.DurationS > 0 {
+	if rs.DurationS > 0 && rs.Model != "closed" { // a closed model requests no rate
 		q.RateRequested = round3(float64(q.Scheduled) / rs.DurationS)
 	}
 	// n sends span n-1 gaps: (n-1)/span is the rate a perfect pacer gives
@@ -226,12 +236,12 @@ func (rs *Results) Merge(o *Results) error {
 		return fmt.Errorf("merge: schema %q, want %q", o.Schema, Schema)
 	}
 	oh := o.hists
-	if oh.latency == nil { // read from JSON: take its histograms
-		oh = histSet{o.Histograms.Latency, o.Histograms.LatencyOK, o.Histograms.TTFT, o.Histograms.ITL, o.Histograms.SendDelay}
+	if oh.latency == nil { // not from Run or ReadResults: take its JSON histograms
+		oh = o.Histograms.set()
 	}
 	for _, p := range []struct{ dst, src *Histogram }{
 		{rs.hists.latency, oh.latency}, {rs.hists.latencyOK, oh.latencyOK}, {rs.hists.ttft, oh.ttft},
-		{rs.hists.itl, oh.itl}, {rs.hists.sendDelay, oh.sendDelay},
+		{rs.hists.itl, oh.itl}, {rs.hists.tpot, oh.tpot}, {rs.hists.sendDelay, oh.sendDelay},
 	} {
 		if err := p.dst.Merge(p.src); err != nil {
 			return err
@@ -315,10 +325,10 @@ func ReadResults(r io.Reader) (*Results, error) {
 		return nil, fmt.Errorf("results: schema %q, want %q", rs.Schema, Schema)
 	}
 	h := rs.Histograms
-	if h.Latency == nil || h.LatencyOK == nil || h.TTFT == nil || h.ITL == nil || h.SendDelay == nil {
+	if h.Latency == nil || h.LatencyOK == nil || h.TTFT == nil || h.ITL == nil || h.TPOT == nil || h.SendDelay == nil {
 		return nil, errors.New("results: histograms missing")
 	}
-	rs.hists = histSet{h.Latency, h.LatencyOK, h.TTFT, h.ITL, h.SendDelay}
+	rs.hists = h.set()
 	if err := rs.timeline.merge(rs.Timeline, 0); err != nil {
 		return nil, err
 	}

@@ -61,7 +61,7 @@ func TestMergeShardsExact(t *testing.T) {
 	merged.Close()
 	for name, p := range map[string][2]Summary{
 		"latency": {merged.Latency, union.Latency}, "ttft": {merged.TTFT, union.TTFT},
-		"itl": {merged.ITL, union.ITL}, "send delay": {merged.SendDelay, union.SendDelay},
+		"itl": {merged.ITL, union.ITL}, "tpot": {merged.TPOT, union.TPOT}, "send delay": {merged.SendDelay, union.SendDelay},
 		"latency ok": {merged.LatencyOK, union.LatencyOK},
 	} {
 		if p[0] != p[1] {
@@ -117,6 +117,7 @@ func TestResultsJSONKeys(t *testing.T) {
 		"latency_ms": {"p50", "p90", "p95", "p99", "max"},
 		"ttft_ms":    {"p50", "p99"},
 		"itl_ms":     {"p50", "p99"},
+		"tpot_ms":    {"p50", "p99"},
 	}
 	for k, keys := range sub {
 		obj, _ := m[k].(map[string]any)
@@ -134,7 +135,6 @@ func TestResultsJSONKeys(t *testing.T) {
 // TestMergeRealShards runs two real shards against one server and checks
 // the merge against a histogram of every request they made.
 func TestMergeRealShards(t *testing.T) {
-	t.Parallel()
 	srv := (&fakeOllama{Delay: 2 * time.Millisecond, Tokens: 3, Interval: time.Millisecond}).start(t)
 	union := NewHistogram()
 	var shards []*Results

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -41,7 +42,6 @@ func rateHonest(rs *Results, wantN int64, wantRate float64) (bool, string) {
 // 50–55 ms (issue 4). Retried once: the bound is the spec, the machine is
 // shared, and a single descheduling of the test process can move P50.
 func TestRunFixedLatency(t *testing.T) {
-	t.Parallel()
 	srv := (&fakeOllama{Delay: 50 * time.Millisecond, Tokens: 1}).start(t)
 	retryOnce(t, func() (bool, string) {
 		rs, err := Run(context.Background(), Config{Target: srv.URL, Pacer: ConstantPacer(200), Duration: 3 * time.Second})
@@ -56,6 +56,13 @@ func TestRunFixedLatency(t *testing.T) {
 
 // retryOnce runs a timing measurement and, if it misses its bound, once
 // more, logging both: a noisy neighbour gets one excuse, not two.
+//
+// If the second try misses too while the machine is grossly oversubscribed
+// (a load average above overloaded × its cores, measured around the run),
+// the bound cannot be checked here and the test is skipped, loudly, with
+// the figures: failing it would say nothing about the generator. Below that
+// load a miss fails. The timing tests do not run in parallel with each
+// other, so the load is not their own.
 func retryOnce(t *testing.T, measure func() (ok bool, detail string)) {
 	t.Helper()
 	ok, detail := measure()
@@ -64,19 +71,29 @@ func retryOnce(t *testing.T, measure func() (ok bool, detail string)) {
 		return
 	}
 	t.Log("out of bounds; measuring once more (shared machine)")
+	before := loadAvg1()
 	ok, detail = measure()
 	t.Log(detail)
-	if !ok {
-		t.Error(detail)
+	if ok {
+		return
 	}
+	limit := overloaded * float64(runtime.NumCPU())
+	if load := max(before, loadAvg1()); load > limit {
+		t.Skipf("SKIPPED, NOT PASSED: missed the bound twice with the machine at load average %.1f (> %.0f on %d cores): %s",
+			load, limit, runtime.NumCPU(), detail)
+	}
+	t.Error(detail)
 }
+
+// overloaded is the load average per core above which timing bounds are
+// not checkable on a shared machine.
+const overloaded = 4
 
 // TestRunStallOpenVsClosed: a one-second upstream stall mid-run shows in
 // the open model's P99 (the arrivals due during the stall each wait out the
 // rest of it), while a closed model hides it: its few users sit out the
 // stall with one request each and the count of slow requests stays under 1 %.
 func TestRunStallOpenVsClosed(t *testing.T) {
-	t.Parallel()
 	run := func(cfg Config) *Results {
 		f := &fakeOllama{Tokens: 1}
 		cfg.Target = f.start(t).URL
@@ -116,7 +133,6 @@ func TestRunStallOpenVsClosed(t *testing.T) {
 // TestRunStreamingTiming: run-wide TTFT/ITL from a server with known token
 // timing (40 ms to the first token, then one every 5 ms).
 func TestRunStreamingTiming(t *testing.T) {
-	t.Parallel()
 	srv := (&fakeOllama{First: 40 * time.Millisecond, Interval: 5 * time.Millisecond, Tokens: 8}).start(t)
 	mix, err := ParseMix([]byte(`
 requests:
@@ -132,9 +148,9 @@ requests:
 			t.Fatal(err)
 		}
 		ok := rs.TTFT.P50 >= 40 && rs.TTFT.P50 <= 46 && rs.ITL.P50 >= 4.8 && rs.ITL.P50 <= 6.5 &&
-			rs.Tokens.PerRequest == 8 && rs.Requests.Failed == 0
-		return ok, fmt.Sprintf("TTFT p50 %.2fms (want 40–46), ITL p50 %.2fms (want 4.8–6.5), tokens/request %.1f (want 8), failed %d",
-			rs.TTFT.P50, rs.ITL.P50, rs.Tokens.PerRequest, rs.Requests.Failed)
+			rs.TPOT.P50 >= 4.8 && rs.TPOT.P50 <= 7.5 && rs.Tokens.PerRequest == 8 && rs.Requests.Failed == 0
+		return ok, fmt.Sprintf("TTFT p50 %.2fms (want 40–46), ITL p50 %.2fms (want 4.8–6.5), TPOT p50 %.2fms (want 4.8–7.5: a per-request mean), tokens/request %.1f (want 8), failed %d",
+			rs.TTFT.P50, rs.ITL.P50, rs.TPOT.P50, rs.Tokens.PerRequest, rs.Requests.Failed)
 	})
 }
 
@@ -142,7 +158,6 @@ requests:
 // says so (late), and past the grace it drops, counted, instead of
 // pretending the schedule held.
 func TestRunBoundedInFlight(t *testing.T) {
-	t.Parallel()
 	srv := (&fakeOllama{Delay: 300 * time.Millisecond, Tokens: 1}).start(t)
 	rs, err := Run(context.Background(), Config{
 		Target: srv.URL, Pacer: ConstantPacer(100), Duration: time.Second,
@@ -166,7 +181,6 @@ func TestRunBoundedInFlight(t *testing.T) {
 }
 
 func TestRunCancel(t *testing.T) {
-	t.Parallel()
 	srv := (&fakeOllama{Delay: 100 * time.Millisecond, Tokens: 1}).start(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(500*time.Millisecond, cancel)
@@ -207,7 +221,6 @@ func TestRunConfigErrors(t *testing.T) {
 
 // TestRunRamp: a stage pacer's timeline follows the ramp.
 func TestRunRamp(t *testing.T) {
-	t.Parallel()
 	srv := (&fakeOllama{Tokens: 1}).start(t)
 	p := StagePacer{Start: 50, Stages: []Stage{{2 * time.Second, 250}}}
 	rs, err := Run(context.Background(), Config{Target: srv.URL, Pacer: p, Duration: p.Total()})
@@ -222,5 +235,38 @@ func TestRunRamp(t *testing.T) {
 	}
 	if r := rs.Timeline[0].RateRequested; r != 100 {
 		t.Errorf("requested rate in second 0 = %v, want 100", r)
+	}
+}
+
+// TestRunProgress: the progress callback runs while the run goes on, with
+// counts that only grow and the rate being sent.
+func TestRunProgress(t *testing.T) {
+	srv := (&fakeOllama{Tokens: 1}).start(t)
+	var got []Progress
+	rs, err := Run(context.Background(), Config{
+		Target: srv.URL, Pacer: ConstantPacer(100), Duration: 2 * time.Second,
+		ProgressEvery: 250 * time.Millisecond, Progress: func(p Progress) { got = append(got, p) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) < 5 {
+		t.Fatalf("%d progress calls in 2 s at 250 ms", len(got))
+	}
+	var rates float64
+	for i, p := range got {
+		if i > 0 && (p.Sent < got[i-1].Sent || p.Completed < got[i-1].Completed || p.Elapsed <= got[i-1].Elapsed) {
+			t.Errorf("progress went backwards: %+v after %+v", p, got[i-1])
+		}
+		if p.Total != 2*time.Second || p.Completed > p.Sent {
+			t.Errorf("progress %+v", p)
+		}
+		rates += p.Rate
+	}
+	if mean := rates / float64(len(got)); mean < 50 || mean > 150 {
+		t.Errorf("mean progress rate %.1f/s, want ≈ 100", mean)
+	}
+	if last := got[len(got)-1]; last.Sent > rs.Requests.Total {
+		t.Errorf("progress says %d sent, results %d", last.Sent, rs.Requests.Total)
 	}
 }

@@ -44,6 +44,9 @@ func ParseNDJSONLine(line []byte) (Chunk, error) {
 	if line[0] != '{' {
 		return Chunk{}, errNotObject
 	}
+	if fastNativeToken(line) {
+		return Chunk{Content: true}, nil
+	}
 	var l ndjsonLine
 	if err := json.Unmarshal(line, &l); err != nil {
 		return Chunk{}, err
@@ -99,6 +102,9 @@ func parseOpenAIObject(b []byte) (Chunk, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		return Chunk{}, errNotObject
+	}
+	if fastOpenAIToken(b) {
+		return Chunk{Content: true}, nil
 	}
 	var d sseData
 	if err := json.Unmarshal(b, &d); err != nil {

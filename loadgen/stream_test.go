@@ -137,8 +137,9 @@ func TestClientGolden(t *testing.T) {
 			if tc.stream && len(r.ITL) != lines-1 {
 				t.Errorf("%d inter-token gaps for %d token lines", len(r.ITL), lines)
 			}
-			// Timing within a generous bound: the machine is shared.
-			if tc.ttft > 0 && (r.TTFT < tc.ttft || r.TTFT > tc.ttft+40*time.Millisecond) {
+			// Never before the recorded time; the upper bound is loose because
+			// the machine is shared (TestRunStreamingTiming checks precision).
+			if tc.ttft > 0 && (r.TTFT < tc.ttft || r.TTFT > tc.ttft+time.Second) {
 				t.Errorf("TTFT %v, recorded %v", r.TTFT, tc.ttft)
 			}
 		})
