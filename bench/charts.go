@@ -75,6 +75,14 @@ func markChaos(p *plot.Plot, evs []ChaosEvent, ymax float64) error {
 
 // ThroughputChart: requests/s and failures/s per second, chaos marked.
 func ThroughputChart(r *Results) (string, error) {
+	p, err := throughputPlot(r)
+	if p == nil || err != nil {
+		return "", err
+	}
+	return renderSVG(p, 18*vg.Centimeter, 8*vg.Centimeter)
+}
+
+func throughputPlot(r *Results) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Throughput and errors (per second of intended send time)"
 	p.X.Label.Text = "s"
@@ -82,6 +90,9 @@ func ThroughputChart(r *Results) (string, error) {
 	var ok, failed, req plotter.XYs
 	ymax := 1.0
 	for _, t := range r.Timeline {
+		if float64(t.Second) >= r.DurationS {
+			continue // a request due at the very end: not a whole second
+		}
 		x := float64(t.Second) + 0.5
 		ok = append(ok, plotter.XY{X: x, Y: float64(t.Count - t.Failed)})
 		failed = append(failed, plotter.XY{X: x, Y: float64(t.Failed)})
@@ -89,7 +100,7 @@ func ThroughputChart(r *Results) (string, error) {
 		ymax = math.Max(ymax, math.Max(float64(t.Count), t.RateRequested))
 	}
 	if len(ok) == 0 {
-		return "", nil
+		return nil, nil
 	}
 	lr, _ := line(req, grey, false)
 	lo, _ := line(ok, blue, false)
@@ -99,14 +110,21 @@ func ThroughputChart(r *Results) (string, error) {
 	p.Legend.Add("succeeded", lo)
 	p.Legend.Add("failed", lf)
 	p.Legend.Top = true
-	if err := markChaos(p, r.Chaos, ymax); err != nil {
+	// Room above the lines for the legend.
+	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, ymax*1.35
+	return p, markChaos(p, r.Chaos, ymax)
+}
+
+// LatencyChart: P50/P90/P99 per second, chaos marked.
+func LatencyChart(r *Results) (string, error) {
+	p, err := latencyPlot(r)
+	if p == nil || err != nil {
 		return "", err
 	}
 	return renderSVG(p, 18*vg.Centimeter, 8*vg.Centimeter)
 }
 
-// LatencyChart: P50/P90/P99 per second, chaos marked.
-func LatencyChart(r *Results) (string, error) {
+func latencyPlot(r *Results) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Latency percentiles per second"
 	p.X.Label.Text = "s"
@@ -114,7 +132,7 @@ func LatencyChart(r *Results) (string, error) {
 	var p50, p90, p99 plotter.XYs
 	ymax := 1.0
 	for _, t := range r.Timeline {
-		if t.Count == 0 {
+		if t.Count == 0 || float64(t.Second) >= r.DurationS {
 			continue
 		}
 		x := float64(t.Second) + 0.5
@@ -124,7 +142,7 @@ func LatencyChart(r *Results) (string, error) {
 		ymax = math.Max(ymax, t.P99Ms)
 	}
 	if len(p50) == 0 {
-		return "", nil
+		return nil, nil
 	}
 	l1, _ := line(p50, blue, false)
 	l2, _ := line(p90, orange, false)
@@ -140,10 +158,8 @@ func LatencyChart(r *Results) (string, error) {
 		p.Legend.Add(fmt.Sprintf("SLO p99 %.0f ms", r.SLO.P99Ms), slo)
 		ymax = math.Max(ymax, r.SLO.P99Ms)
 	}
-	if err := markChaos(p, r.Chaos, ymax); err != nil {
-		return "", err
-	}
-	return renderSVG(p, 18*vg.Centimeter, 8*vg.Centimeter)
+	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, ymax*1.35
+	return p, markChaos(p, r.Chaos, ymax)
 }
 
 // DistChart draws a distribution as bars from its percentiles (p50…max),
