@@ -266,3 +266,58 @@ func TestInterruptLeavesNoProcesses(t *testing.T) {
 		})
 	}
 }
+
+// nginx in front of two bridges: the load goes through it (nginx-light, as
+// .ci/run installs), and both bridges get traffic.
+func TestNginxInFront(t *testing.T) {
+	if _, err := exec.LookPath("nginx"); err != nil {
+		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+			t.Skip("nginx is not installed (apt-get install nginx-light)")
+		}
+	}
+	p := writeScenario(t, "name: nginx\n"+strings.Replace(shortTopo, "bridges: {count: 1}", "bridges: {count: 2}\n  lb: nginx", 1)+
+		"gates:\n  http_req_failed: [\"rate<0.05\"]\n")
+	code, output, res, out := runBench(t, p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, output)
+	}
+	if res.Topology.LB != "nginx" {
+		t.Errorf("topology %+v", res.Topology)
+	}
+	// Each bridge counted requests: nginx spread the load.
+	for _, b := range []string{"bridge-1", "bridge-2"} {
+		if bench.Sum(res.Scraped[b], "bridge_requests_total", nil) == 0 {
+			t.Errorf("%s got no request through nginx", b)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "nginx", "nginx.conf")); err != nil {
+		t.Error(err)
+	}
+}
+
+// A Toxiproxy latency toxic on every sim, half-way through, shows in the
+// latency of the requests sent after it: the network layer really sits
+// between the bridges and the sims.
+func TestNetworkLatencyShows(t *testing.T) {
+	p := writeScenario(t, "name: net\n"+strings.Replace(shortTopo, "bridges: {count: 1}", "bridges: {count: 1}\n  network: true", 1)+
+		"chaos:\n  - {at: 3s, action: network, target: sims, toxic: {type: latency, attributes: {latency: 300}}}\n")
+	code, output, res, _ := runBench(t, p)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, output)
+	}
+	if len(res.Chaos) != 1 || res.Chaos[0].Error != "" || res.Chaos[0].RevertedS == 0 {
+		t.Fatalf("chaos %+v", res.Chaos)
+	}
+	before, after := res.Timeline[1].P50Ms, res.Timeline[4].P50Ms
+	if before > 250 || after < 290 {
+		t.Errorf("p50 %v ms before the toxic, %v ms after; want < 250 then ≥ 300", before, after)
+	}
+	// The bridges dialled the proxies: traffic is still attributed to sims.
+	var total float64
+	for _, u := range res.Upstreams {
+		total += u.Requests
+	}
+	if total == 0 {
+		t.Errorf("no traffic attributed through the proxies: %+v", res.Upstreams)
+	}
+}
