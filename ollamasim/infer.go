@@ -194,8 +194,13 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 
 	if !j.stream {
 		for i := range g.tokens {
-			if p.hangMid != nil && i == p.hangMid.AfterTokens && !sleep(ctx, p.hangMid.Duration.D()) {
-				return
+			if p.hangMid != nil && i == p.hangMid.AfterTokens {
+				if d := p.hangMid.Duration.D(); d == 0 {
+					<-ctx.Done() // 0: until the client leaves
+					return
+				} else if !sleep(ctx, d) {
+					return
+				}
 			}
 			if i > 0 && !pace() {
 				s.metrics.request(j.endpoint, j.model.name, 499)
