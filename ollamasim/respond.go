@@ -110,7 +110,13 @@ func (s *Server) simpleFaults(w http.ResponseWriter, r *http.Request, endpoint s
 		return true
 	}
 	p := makePlan(fired)
-	return s.preFaults(w, r, endpoint, "", isOpenAI, p)
+	if !s.preFaults(w, r, endpoint, "", isOpenAI, p) {
+		return false
+	}
+	if p.cut != nil {
+		panic(http.ErrAbortHandler) // close the connection, no answer
+	}
+	return true
 }
 
 // preFaults applies what happens before a request is handled: crash,
