@@ -35,7 +35,7 @@ func loadedNames(r api.ProcessResponse) []string {
 // TestKeepAlive: load and unload calls, keep_alive durations as /api/ps
 // shows them, expiry, and a cold load after it.
 func TestKeepAlive(t *testing.T) {
-	const load = 300 * time.Millisecond
+	const load = 600 * time.Millisecond
 	p := startSim(t, "--profile", "instant", "--load-time", load.String())
 	base := p.URL
 	const m = "deepseek-r1:7b"
@@ -104,7 +104,7 @@ func TestMaxLoadedModels(t *testing.T) {
 // TestNumCtxReload: a request for another context length reloads the
 // model (Ollama's needsReload), and /api/ps shows the new context_length.
 func TestNumCtxReload(t *testing.T) {
-	const load = 300 * time.Millisecond
+	const load = 600 * time.Millisecond
 	p := startSim(t, "--profile", "instant", "--load-time", load.String())
 	req := func(opts string) time.Duration {
 		_, _, b := post(t, p.URL+"/api/chat", `{"model":"deepseek-r1:7b","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1`+opts+`}}`)
