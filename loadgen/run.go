@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -116,8 +117,14 @@ func (c *Config) defaults() error {
 	}
 	if c.Mix == nil {
 		c.Mix = DefaultMix("", DefaultPromptTokens, DefaultMaxTokens)
-	} else if err := c.Mix.normalise(); err != nil {
-		return err
+	} else {
+		// Validate a copy: it fills in defaults, and the caller's Mix may be
+		// shared by concurrent runs.
+		m := Mix{Requests: slices.Clone(c.Mix.Requests)}
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		c.Mix = &m
 	}
 	return nil
 }
