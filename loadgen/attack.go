@@ -144,9 +144,6 @@ func (a *Attacker) open(ctx context.Context) {
 			a.dropped.Add(1)
 			continue
 		}
-		if time.Since(due) > a.cfg.LateAfter {
-			a.late.Add(1)
-		}
 		a.track(1)
 		wg.Add(1)
 		go func(seq uint64, due time.Time) {
@@ -200,6 +197,10 @@ func (a *Attacker) do(ctx context.Context, seq uint64, due time.Time) *Result {
 	a.sent.Add(1)
 	r := a.client.Do(ctx, &t, due)
 	r.Seq = seq
+	// Late by the same measure as send_delay_ms: when the request left.
+	if !r.Sent.IsZero() && r.Sent.Sub(due) > a.cfg.LateAfter {
+		a.late.Add(1)
+	}
 	return r
 }
 
