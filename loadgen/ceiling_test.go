@@ -1,19 +1,23 @@
 package loadgen
 
 import (
-	"context"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsbridge/dsbridge/internal/testproc"
 )
 
 // TestGeneratorCeiling measures how fast this generator can send and time
 // requests on this machine, against the simulator with no modelled delay,
-// so its limit is never mistaken for a bridge's. It steps the rate up and
-// prints a table for the README; it only runs when asked:
+// so its limit is never mistaken for a bridge's. It runs the real
+// `dsbridge load` process for 5 s at each rate and prints a table for the
+// README; it only runs when asked:
 //
 //	DSBRIDGE_CEILING=1 go test -run TestGeneratorCeiling -v -timeout 9m ./loadgen
 //
@@ -39,10 +43,22 @@ func TestGeneratorCeiling(t *testing.T) {
 		tokens, _ = strconv.Atoi(s)
 	}
 	sim := startSim(t, "--profile", "instant", "--parallel", "4096")
-	mix := DefaultMix("", DefaultPromptTokens, tokens)
 	var rows []string
 	for _, rate := range rates {
-		rs, err := Run(context.Background(), Config{Target: sim.URL, Mix: mix, Pacer: ConstantPacer(rate), Duration: 5 * time.Second})
+		// The real `dsbridge load` process, as users run it: its CPU is its
+		// own, apart from this test's and the simulator's.
+		out := filepath.Join(t.TempDir(), "results.json")
+		cmd := exec.Command(testproc.Binary(t), "load", "--target", sim.URL, "--rate", fmt.Sprint(rate),
+			"--duration", "5s", "--max-tokens", strconv.Itoa(tokens), "--progress", "0", "--out", out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := ReadResults(f)
+		f.Close()
 		if err != nil {
 			t.Fatal(err)
 		}

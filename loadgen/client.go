@@ -124,6 +124,14 @@ func (c *Client) readStream(ctx context.Context, r *Result, br *bufio.Reader, f 
 		var err error
 		line, err = readLine(br, line[:0])
 		r.BytesIn += int64(len(line))
+		if err != nil && err != io.EOF {
+			// A read error leaves at most a truncated line: the stream was
+			// cut (or timed out), whatever that fragment would parse as.
+			if errors.Is(err, errLineTooLong) {
+				return c.fail(r, KindBadBody, err)
+			}
+			return c.fail(r, classify(ctx, err, true), err)
+		}
 		if len(line) > 0 {
 			now := time.Now()
 			var ch Chunk
@@ -154,8 +162,6 @@ func (c *Client) readStream(ctx context.Context, r *Result, br *bufio.Reader, f 
 				r.OutputTokens = ch.Tokens
 			}
 			if ch.Done {
-				// Nothing but a blank line follows the final line;
-				// reading to EOF lets the connection go back to the pool.
 				// The response is complete at its final line, as a client
 				// sees it; what follows (a blank line, the chunked
 				// terminator) is drained untimed so the connection is reused.
@@ -167,12 +173,6 @@ func (c *Client) readStream(ctx context.Context, r *Result, br *bufio.Reader, f 
 		}
 		if err == io.EOF {
 			break
-		}
-		if err != nil {
-			if errors.Is(err, errLineTooLong) {
-				return c.fail(r, KindBadBody, err)
-			}
-			return c.fail(r, classify(ctx, err, true), err)
 		}
 	}
 	if r.OutputTokens == 0 {

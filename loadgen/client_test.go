@@ -66,6 +66,12 @@ func TestClientErrorKinds(t *testing.T) {
 			conn, _, _ := w.(http.Hijacker).Hijack()
 			conn.Close()
 		}), 0, KindStreamCut, 200},
+		{"cut mid-line", handler(func(w http.ResponseWriter, fl http.Flusher) {
+			fmt.Fprint(w, token+`{"message":{"role":"assist`)
+			fl.Flush()
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}), 0, KindStreamCut, 200},
 		{"silent until time-out", handler(func(w http.ResponseWriter, fl http.Flusher) {
 			fmt.Fprint(w, token)
 			fl.Flush()

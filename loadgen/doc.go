@@ -40,6 +40,12 @@
 //	rs.WriteJSON(w)                      // results.json, schema dsbridge.results/v1
 //	loadgen.NewTextReporter(rs)(os.Stdout)
 //
+// For the raw results as they come (vegeta's Attacker.Attack shape):
+//
+//	a, err := loadgen.NewAttacker(ctx, cfg)
+//	for r := range a.Attack(ctx) { … }   // one *Result per request
+//	st := a.Stats()                      // scheduled, sent, late, dropped, peak in flight
+//
 // Shards from several machines merge exactly: ReadResults each file, Merge
 // them into the one that started first, Close, and the percentiles are those
 // of one run over every request (HDR histograms with equal bucket layouts).

@@ -194,14 +194,15 @@ func ParseMix(data []byte) (*Mix, error) {
 	if err := dec.Decode(&m); err != nil && !errors.Is(err, io.EOF) { // empty: "no requests" below
 		return nil, fmt.Errorf("mix: %w", err)
 	}
-	if err := m.normalise(); err != nil {
+	if err := m.Validate(); err != nil {
 		return nil, err
 	}
 	return &m, nil
 }
 
-// normalise fills defaults and checks every entry.
-func (m *Mix) normalise() error {
+// Validate fills in defaults and checks every entry. ParseMix and Run call
+// it; a harness that embeds a Mix in its own YAML can call it to fail early.
+func (m *Mix) Validate() error {
 	if len(m.Requests) == 0 {
 		return errors.New("mix: no requests")
 	}

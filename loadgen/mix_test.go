@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 const sampleMix = `
@@ -168,5 +171,26 @@ func TestRequestBodies(t *testing.T) {
 		if err != nil || string(b) != tc.want {
 			t.Errorf("%s: %s, %v; want %s", tc.e, b, err, tc.want)
 		}
+	}
+}
+
+// TestMixEmbedded: a harness can embed a Mix and stages in its own YAML.
+func TestMixEmbedded(t *testing.T) {
+	var sc struct {
+		Mix    Mix     `yaml:"mix"`
+		Stages []Stage `yaml:"stages"`
+	}
+	err := yaml.Unmarshal([]byte("mix:\n  requests:\n    - endpoint: /api/generate\n      max_tokens: 9\nstages:\n  - {duration: 30s, target: 100}\n"), &sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Mix.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if sc.Mix.Requests[0].MaxTokens != Fixed(9) || !*sc.Mix.Requests[0].Stream {
+		t.Errorf("mix %+v", sc.Mix.Requests[0])
+	}
+	if len(sc.Stages) != 1 || sc.Stages[0] != (Stage{30 * time.Second, 100}) {
+		t.Errorf("stages %+v", sc.Stages)
 	}
 }

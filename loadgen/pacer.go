@@ -74,8 +74,8 @@ func splitmix64(x uint64) uint64 {
 // from the previous stage's Target (the pacer's Start for the first) to
 // Target, like k6's ramping-arrival-rate stages. Equal rates hold steady.
 type Stage struct {
-	Duration time.Duration
-	Target   float64 // requests per second at the end of the stage
+	Duration time.Duration `yaml:"duration" json:"duration"`
+	Target   float64       `yaml:"target" json:"target"` // requests per second at the end of the stage
 }
 
 // StagePacer ramps the rate through Stages and stops after the last one.

@@ -52,7 +52,7 @@ type Results struct {
 	Pass        bool                 `json:"pass"`
 
 	hists     histSet
-	timeline  Timeline
+	secs      timeline
 	rate      func(time.Duration) float64
 	firstSent time.Time
 	lastSent  time.Time
@@ -181,7 +181,7 @@ func (rs *Results) Add(r *Result) {
 	if r.Done.After(rs.lastDone) {
 		rs.lastDone = r.Done
 	}
-	rs.timeline.add(rs.StartedAt, r)
+	rs.secs.add(rs.StartedAt, r)
 }
 
 // Close computes the summaries and rates from what was added. It can be
@@ -191,7 +191,7 @@ func (rs *Results) Close() {
 	rs.Latency, rs.LatencyOK = h.latency.Summary(), h.latencyOK.Summary()
 	rs.TTFT, rs.ITL, rs.TPOT, rs.SendDelay = h.ttft.Summary(), h.itl.Summary(), h.tpot.Summary(), h.sendDelay.Summary()
 	rs.Histograms = Histograms{Unit: "us", Latency: h.latency, LatencyOK: h.latencyOK, TTFT: h.ttft, ITL: h.itl, TPOT: h.tpot, SendDelay: h.sendDelay}
-	rs.Timeline = rs.timeline.seconds(rs.rate)
+	rs.Timeline = rs.secs.seconds(rs.rate)
 
 	q := &rs.Requests
 	q.FirstSent, q.LastSent = rs.firstSent, rs.lastSent
@@ -251,12 +251,12 @@ func (rs *Results) Merge(o *Results) error {
 	if shift < 0 {
 		return errors.New("merge: merge into the shard that started first")
 	}
-	if err := rs.timeline.merge(o.Timeline, shift); err != nil {
+	if err := rs.secs.merge(o.Timeline, shift); err != nil {
 		return err
 	}
 	// From here the requested rates are the merged seconds' sums: fill in
 	// ours from our pacer first.
-	rs.timeline.seconds(rs.rate)
+	rs.secs.seconds(rs.rate)
 	rs.rate = nil
 
 	q, oq := &rs.Requests, o.Requests
@@ -329,7 +329,7 @@ func ReadResults(r io.Reader) (*Results, error) {
 		return nil, errors.New("results: histograms missing")
 	}
 	rs.hists = h.set()
-	if err := rs.timeline.merge(rs.Timeline, 0); err != nil {
+	if err := rs.secs.merge(rs.Timeline, 0); err != nil {
 		return nil, err
 	}
 	rs.firstSent, rs.lastSent = rs.Requests.FirstSent, rs.Requests.LastSent

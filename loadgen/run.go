@@ -7,10 +7,9 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -118,51 +117,37 @@ func (c *Config) defaults() error {
 	}
 	if c.Mix == nil {
 		c.Mix = DefaultMix("", DefaultPromptTokens, DefaultMaxTokens)
-	} else if err := c.Mix.normalise(); err != nil {
-		return err
+	} else {
+		// Validate a copy: it fills in defaults, and the caller's Mix may be
+		// shared by concurrent runs.
+		m := Mix{Requests: slices.Clone(c.Mix.Requests)}
+		if err := m.Validate(); err != nil {
+			return err
+		}
+		c.Mix = &m
 	}
 	return nil
 }
 
 // Run drives load at cfg.Target as cfg says and returns the closed
-// Results. It returns an error only when the run cannot start (bad config,
+// Results: NewAttacker, Attack, and every Result added to Results. It
+// returns an error only when the run cannot start (bad config,
 // non-loopback target, no model); failed requests are data in the Results.
 // Cancelling ctx stops sending at once; requests in flight are cancelled
 // and counted as "cancelled", unsent arrivals as dropped, and the partial
 // Results are returned with ctx's error.
 func Run(ctx context.Context, cfg Config) (*Results, error) {
-	if err := cfg.defaults(); err != nil {
+	a, err := NewAttacker(ctx, cfg)
+	if err != nil {
 		return nil, err
 	}
-	if !cfg.AllowNonLoopback {
-		if err := checkLoopback(ctx, cfg.Target); err != nil {
-			return nil, err
-		}
-	}
-	model := cfg.Model
-	if model == "" && needsModel(cfg.Mix) {
-		m, err := FirstModel(ctx, cfg.HTTPClient, cfg.Target)
-		if err != nil {
-			return nil, err
-		}
-		model = m
-	}
-	a := &attack{
-		cfg:      cfg,
-		targeter: NewTargeter(cfg.Target, cfg.Mix, model, cfg.Seed),
-		client:   &Client{HTTP: cfg.HTTPClient, Timeout: cfg.Timeout},
-		results:  make(chan *Result, 8192),
-	}
+	cfg = a.cfg
 	cpu0 := cpuTime()
-	a.start = time.Now()
+	results := a.Attack(ctx)
 	var rate func(time.Duration) float64
 	if cfg.Pacer != nil {
 		rate = cfg.Pacer.Rate
-		go a.open(ctx)
-	} else {
-		go a.closed(ctx)
 	}
-
 	rs := NewResults(a.start, rate)
 	rs.Scenario, rs.Target, rs.Seed = cfg.Scenario, cfg.Target, cfg.Seed
 	rs.DurationS = cfg.Duration.Seconds()
@@ -177,12 +162,11 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		rs.Generator.MaxInFlight = cfg.Users
 	}
 
-	a.collect(rs)
+	a.collect(results, rs)
 
-	rs.Requests.Scheduled = a.scheduled.Load()
-	rs.Requests.Late = a.late.Load()
-	rs.Requests.Dropped = a.dropped.Load()
-	rs.Generator.PeakInFlight = a.peak.Load()
+	st := a.Stats()
+	rs.Requests.Scheduled, rs.Requests.Late, rs.Requests.Dropped = st.Scheduled, st.Late, st.Dropped
+	rs.Generator.PeakInFlight = st.PeakInFlight
 	rs.Generator.CPUSeconds = round3((cpuTime() - cpu0).Seconds())
 	rs.Close()
 	return rs, ctx.Err()
@@ -198,148 +182,9 @@ func needsModel(m *Mix) bool {
 	return false
 }
 
-// attack is one run's moving parts:
-//
-//	Arrivals(pacer) ──due times──▶ open(): sleep until due, take a slot
-//	                                   │ (bounded by MaxInFlight; late if waiting)
-//	                                   ▼
-//	                    goroutine per request: Targeter → Client.Do
-//	                                   │ *Result
-//	                                   ▼
-//	                     results chan ──▶ collect(): Results.Add, Progress
-type attack struct {
-	cfg      Config
-	targeter Targeter
-	client   *Client
-	results  chan *Result
-	start    time.Time
-
-	sent, inFlight, peak     atomic.Int64
-	scheduled, late, dropped atomic.Int64
-}
-
-// open sends every arrival at its due time, whatever the responses do.
-// Each request gets its own goroutine: a slow response never holds up the
-// next send. Only MaxInFlight can: then the send waits for a slot and is
-// counted late (its latency still starts at its due time), and past
-// Duration+Grace the arrivals left are dropped, counted, not sent.
-func (a *attack) open(ctx context.Context) {
-	defer close(a.results)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	slots := make(chan struct{}, a.cfg.MaxInFlight)
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	deadline := a.start.Add(a.cfg.Duration + a.cfg.Grace)
-	stopped := false
-	var seq uint64
-	for off := range Arrivals(a.cfg.Pacer, a.cfg.Duration, a.cfg.MaxRequests) {
-		a.scheduled.Add(1)
-		if stopped {
-			a.dropped.Add(1)
-			continue
-		}
-		due := a.start.Add(off)
-		if !sleepUntil(ctx, timer, due) {
-			stopped = true
-			a.dropped.Add(1)
-			continue
-		}
-		select {
-		case slots <- struct{}{}:
-		default:
-			// Every slot is taken: wait, bounded by the deadline.
-			timer.Reset(time.Until(deadline))
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
-				stopped = true
-			case <-timer.C:
-				stopped = true
-			}
-			if stopped {
-				a.dropped.Add(1)
-				continue
-			}
-		}
-		if time.Since(deadline) > 0 {
-			<-slots
-			stopped = true
-			a.dropped.Add(1)
-			continue
-		}
-		if time.Since(due) > a.cfg.LateAfter {
-			a.late.Add(1)
-		}
-		a.track(1)
-		wg.Add(1)
-		go func(seq uint64, due time.Time) {
-			defer wg.Done()
-			a.results <- a.do(ctx, seq, due)
-			a.track(-1)
-			<-slots
-		}(seq, due)
-		seq++
-	}
-}
-
-// closed runs Users loops that each send, wait for the whole response and
-// think, until Duration has passed.
-func (a *attack) closed(ctx context.Context) {
-	defer close(a.results)
-	var wg sync.WaitGroup
-	end := a.start.Add(a.cfg.Duration)
-	var next atomic.Uint64
-	for range a.cfg.Users {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			timer := time.NewTimer(time.Hour)
-			defer timer.Stop()
-			for ctx.Err() == nil && time.Now().Before(end) {
-				seq := next.Add(1) - 1
-				if seq >= a.cfg.MaxRequests {
-					return
-				}
-				a.scheduled.Add(1)
-				a.track(1)
-				a.results <- a.do(ctx, seq, time.Now())
-				a.track(-1)
-				if a.cfg.ThinkTime > 0 && !sleepUntil(ctx, timer, time.Now().Add(a.cfg.ThinkTime)) {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-// do builds and sends request seq, due at due.
-func (a *attack) do(ctx context.Context, seq uint64, due time.Time) *Result {
-	var t Target
-	if err := a.targeter(seq, &t); err != nil {
-		now := time.Now()
-		return &Result{Seq: seq, Intended: due, Done: now, Latency: now.Sub(due), Kind: KindBadBody, Error: "build request: " + err.Error()}
-	}
-	a.sent.Add(1)
-	r := a.client.Do(ctx, &t, due)
-	r.Seq = seq
-	return r
-}
-
-func (a *attack) track(d int64) {
-	n := a.inFlight.Add(d)
-	for {
-		p := a.peak.Load()
-		if n <= p || a.peak.CompareAndSwap(p, n) {
-			return
-		}
-	}
-}
-
 // collect adds every result to rs and reports progress until the attack
 // closes its channel.
-func (a *attack) collect(rs *Results) {
+func (a *Attacker) collect(results <-chan *Result, rs *Results) {
 	tick := time.NewTicker(a.cfg.ProgressEvery)
 	defer tick.Stop()
 	window := NewHistogram()
@@ -347,7 +192,7 @@ func (a *attack) collect(rs *Results) {
 	lastTick := a.start
 	for {
 		select {
-		case r, ok := <-a.results:
+		case r, ok := <-results:
 			if !ok {
 				return
 			}
@@ -373,21 +218,6 @@ func (a *attack) collect(rs *Results) {
 			window = NewHistogram()
 			a.cfg.Progress(p)
 		}
-	}
-}
-
-// sleepUntil waits until t or ctx ends; false if ctx ended.
-func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer.Reset(d)
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }
 

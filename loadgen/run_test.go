@@ -62,7 +62,7 @@ func TestRunFixedLatency(t *testing.T) {
 // the bound cannot be checked here and the test is skipped, loudly, with
 // the figures: failing it would say nothing about the generator. Below that
 // load a miss fails. The timing tests do not run in parallel with each
-// other, so the load is not their own.
+// other (other packages' tests may run beside them).
 func retryOnce(t *testing.T, measure func() (ok bool, detail string)) {
 	t.Helper()
 	ok, detail := measure()

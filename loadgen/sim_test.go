@@ -124,3 +124,37 @@ func TestSimTokenTiming(t *testing.T) {
 			rs.TTFT.P50, rs.ITL.P50, rs.Tokens.PerRequest, rs.Requests.Failed, rs.ErrorSample)
 	})
 }
+
+// TestSimFaultKinds: the simulator's faults come out as the error kinds
+// the results report, on both stream formats.
+func TestSimFaultKinds(t *testing.T) {
+	sim := startSim(t, "--profile", "instant")
+	mix, err := ParseMix([]byte("requests:\n  - endpoint: /api/chat\n    max_tokens: 8\n  - endpoint: /v1/chat/completions\n    max_tokens: 8\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		fault  string
+		kind   ErrorKind // "" = no failure
+		noDone bool
+	}{
+		{`{"kind":"cut_stream","after_tokens":3}`, KindStreamCut, false},
+		{`{"kind":"error_line","after_tokens":3}`, KindStreamError, false},
+		{`{"kind":"error","status":503,"message":"server busy"}`, KindHTTP5xx, false},
+		{`{"kind":"no_done"}`, "", true},
+	} {
+		simFaults(t, sim, `{"faults":[`+tc.fault+`]}`)
+		rs, err := Run(context.Background(), Config{Target: sim.URL, Model: "tiny", Mix: mix, Pacer: ConstantPacer(40), Duration: 500 * time.Millisecond, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := rs.Requests
+		switch {
+		case tc.kind != "" && (rs.Errors[tc.kind] != q.Total || q.Total != 20):
+			t.Errorf("%s: %d requests, errors %v (%v); want all 20 %s", tc.fault, q.Total, rs.Errors, rs.ErrorSample, tc.kind)
+		case tc.kind == "" && (q.Failed != 0 || q.NoDone != q.Total):
+			t.Errorf("%s: %d failed %v, %d of %d without final line; want none failed, all without", tc.fault, q.Failed, rs.ErrorSample, q.NoDone, q.Total)
+		}
+	}
+	simFaults(t, sim, "")
+}

@@ -20,8 +20,8 @@ type Second struct {
 	Latency       *Histogram `json:"latency_hist"`   // 2-digit histogram behind P50/P99, so timelines merge exactly
 }
 
-// Timeline is a run's per-second record.
-type Timeline struct {
+// timeline is a run's per-second record.
+type timeline struct {
 	secs []Second
 }
 
@@ -29,7 +29,7 @@ type Timeline struct {
 // result from far in the future cannot allocate without limit.
 const maxTimelineSeconds = 86400
 
-func (tl *Timeline) at(s int) *Second {
+func (tl *timeline) at(s int) *Second {
 	s = max(0, min(s, maxTimelineSeconds-1))
 	for len(tl.secs) <= s {
 		tl.secs = append(tl.secs, Second{T: len(tl.secs)})
@@ -38,7 +38,7 @@ func (tl *Timeline) at(s int) *Second {
 }
 
 // add places r in the timeline of a run that started at start.
-func (tl *Timeline) add(start time.Time, r *Result) {
+func (tl *timeline) add(start time.Time, r *Result) {
 	due := tl.at(int(r.Intended.Sub(start) / time.Second))
 	due.Sent++
 	if due.Latency == nil {
@@ -54,7 +54,7 @@ func (tl *Timeline) add(start time.Time, r *Result) {
 }
 
 // merge adds o's seconds to tl, o's second 0 falling on tl's second shift.
-func (tl *Timeline) merge(o []Second, shift int) error {
+func (tl *timeline) merge(o []Second, shift int) error {
 	for _, s := range o {
 		d := tl.at(s.T + shift)
 		d.Sent += s.Sent
@@ -76,7 +76,7 @@ func (tl *Timeline) merge(o []Second, shift int) error {
 
 // seconds finishes and returns the timeline: percentiles from the
 // histograms, and the requested rate from rate (nil: left as is).
-func (tl *Timeline) seconds(rate func(time.Duration) float64) []Second {
+func (tl *timeline) seconds(rate func(time.Duration) float64) []Second {
 	for i := range tl.secs {
 		s := &tl.secs[i]
 		if rate != nil {

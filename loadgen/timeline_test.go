@@ -9,7 +9,7 @@ import (
 // and as completed (and failed) in the second it ended.
 func TestTimelinePlacement(t *testing.T) {
 	start := time.Unix(1000, 0)
-	var tl Timeline
+	var tl timeline
 	tl.add(start, &Result{Intended: start.Add(500 * time.Millisecond), Done: start.Add(2500 * time.Millisecond), Latency: 2 * time.Second, OutputTokens: 5})
 	tl.add(start, &Result{Intended: start.Add(1200 * time.Millisecond), Done: start.Add(1300 * time.Millisecond), Latency: 100 * time.Millisecond, Kind: KindHTTP5xx})
 	secs := tl.seconds(func(d time.Duration) float64 { return d.Seconds() })
