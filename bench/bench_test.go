@@ -89,6 +89,15 @@ func TestImpossibleGateExits1(t *testing.T) {
 	}
 }
 
+// A misspelt gate metric breaks the run (exit 2) before anything starts.
+func TestUnknownGateMetricExits2(t *testing.T) {
+	p := writeScenario(t, "name: typo\n"+shortTopo+"gates:\n  http_req_duratoin: [\"p(99)<500\"]\n")
+	code, output, _, _ := runBench(t, p)
+	if code != 2 || !strings.Contains(output, "http_req_duratoin") {
+		t.Errorf("exit %d; want 2 naming the metric\n%s", code, output)
+	}
+}
+
 // A short clean run: exit 0, the three files, DESIGN.md's keys, a
 // self-contained HTML report, and the traffic spread over both sims.
 func TestShortRunWritesReports(t *testing.T) {

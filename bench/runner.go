@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -58,6 +59,13 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	if err := ValidateGates(sc.Gates); err != nil {
 		return nil, fmt.Errorf("%w: scenario %s: %v", ErrBroken, sc.Name, err)
+	}
+	for m := range sc.Gates {
+		// A misspelt metric is the scenario's fault: say so before starting
+		// a cluster, rather than failing the gate after the run.
+		if !slices.Contains(Metrics(), m) {
+			return nil, fmt.Errorf("%w: scenario %s: gates.%s: unknown metric (known: %s)", ErrBroken, sc.Name, m, strings.Join(Metrics(), ", "))
+		}
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBroken, err)
