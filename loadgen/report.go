@@ -20,7 +20,7 @@ func NewTextReporter(rs *Results) Reporter {
 		tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 		q := rs.Requests
 		fmt.Fprintf(tw, "Target\t%s (%s model, %s)\n", rs.Target, rs.Model, rs.Arrival)
-		fmt.Fprintf(tw, "Duration\t%.3gs of load, %.3fs until the last response\n", rs.DurationS, rs.ElapsedS)
+		fmt.Fprintf(tw, "Duration\t%gs of load, %.3fs until the last response\n", rs.DurationS, rs.ElapsedS)
 		fmt.Fprintf(tw, "Requests\t%d sent, %d ok, %d failed (%.3f%%), %d without final line\n",
 			q.Total, q.Succeeded, q.Failed, pct(q.Failed, q.Total), q.NoDone)
 		if rs.Model == "open" {
