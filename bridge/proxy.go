@@ -1,0 +1,417 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// serveProxy is the hot path: read the body (bounded, kept for retries),
+// peek model and stream, pick an upstream, forward, retry before the first
+// byte. No per-request goroutine; timers only for streams.
+//
+// It does not use httputil.ReverseProxy: its ErrorHandler runs after an
+// attempt is lost and cannot re-send the request elsewhere, and it commits
+// the response headers before the first body byte, which would rule out a
+// retry when an upstream hangs between headers and first token.
+func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, id string, start time.Time) {
+	st := h.state.Load()
+	req := h.reqPool.Get().(*request)
+	*req = request{route: rt, id: id, buf: req.buf} // keep the buffer's capacity
+	req.buf.Reset()
+	defer h.release(req)
+
+	if rt.kind == kindModel {
+		rc := http.NewResponseController(w)
+		// Issue golang/go#40747: without full duplex the server may close a
+		// streamed POST's connection. Cheap: it sets a flag.
+		_ = rc.EnableFullDuplex()
+		if code, err := h.readBody(rc, r, req, st.cfg.Server); err != nil {
+			// The rest of the body is unread: the connection cannot carry
+			// another request, and must not wait for a slow client either.
+			w.Header().Set("Connection", "close")
+			writeError(w, rt.openai, code, err.Error())
+			h.finish(r, rt, id, "", code, start, nil, 0, err)
+			return
+		}
+		p, err := peekBody(req.body)
+		if err != nil {
+			writeError(w, rt.openai, http.StatusBadRequest, err.Error())
+			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, err)
+			return
+		}
+		if p.model == "" {
+			writeError(w, rt.openai, http.StatusBadRequest, "model is required")
+			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, errors.New("model is required"))
+			return
+		}
+		req.rawModel, req.model = p.model, normalizeModel(p.model)
+		req.stream = rt.streams
+		if p.streamSet {
+			req.stream = p.stream
+		}
+		if a := st.cfg.Affinity; a.Header != "" || a.PromptPrefixBytes > 0 {
+			if v := r.Header.Get(a.Header); a.Header != "" && v != "" {
+				req.hasAffinity, req.affinity = true, fnv64a([]byte(v))
+			} else if a.PromptPrefixBytes > 0 && len(p.prompt) > 0 {
+				n := min(len(p.prompt), a.PromptPrefixBytes)
+				req.hasAffinity, req.affinity = true, fnv64a(p.prompt[:n])
+			}
+		}
+		if st.pool.fleetTier(req.model) < 0 {
+			// Nobody is known to have it; maybe it was just pulled.
+			st.pool.refreshOnMiss(r.Context(), start.UnixNano())
+			if st.pool.fleetTier(req.model) < 0 {
+				msg := "model '" + p.model + "' not found"
+				writeError(w, rt.openai, http.StatusNotFound, msg)
+				h.finish(r, rt, id, "unknown", http.StatusNotFound, start, nil, 0, errors.New(msg))
+				return
+			}
+		}
+	}
+	st.budget.onRequest()
+	h.forward(w, r, st, req, start)
+}
+
+// readBody reads the whole request body into the request's pooled buffer,
+// at most MaxBodyBytes (413 past it) and within ReadBodyTimeout (a slow
+// client is cut, 408).
+func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *request, sc ServerConfig) (int, error) {
+	if r.ContentLength > sc.MaxBodyBytes {
+		return http.StatusRequestEntityTooLarge, errBodyTooLarge
+	}
+	if r.ContentLength > 0 {
+		req.buf.Grow(int(r.ContentLength) + 1)
+	}
+	_ = rc.SetReadDeadline(h.clock().Add(sc.ReadBodyTimeout))
+	_, err := req.buf.ReadFrom(io.LimitReader(r.Body, sc.MaxBodyBytes+1))
+	if err != nil {
+		// The deadline stays: net/http would otherwise wait for the slow
+		// client to send the rest of the body before closing.
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return http.StatusRequestTimeout, errors.New("request body not received within server.read_body_timeout")
+		}
+		return http.StatusBadRequest, err
+	}
+	if int64(req.buf.Len()) > sc.MaxBodyBytes {
+		return http.StatusRequestEntityTooLarge, errBodyTooLarge
+	}
+	_ = rc.SetReadDeadline(time.Time{})
+	req.body = req.buf.Bytes()
+	return 0, nil
+}
+
+func (h *Handler) release(req *request) {
+	if req.buf.Cap() > 1<<20 {
+		return // too big to keep around
+	}
+	req.route, req.body, req.tried = nil, nil, [8]*Upstream{}
+	h.reqPool.Put(req)
+}
+
+// forward runs the attempts. Each failure before the first byte is retried
+// on an upstream not yet tried, within retry.max_attempts and the retry
+// budget; the last failure is answered through the error funnel.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req *request, start time.Time) {
+	var errs []error
+	var kept *keptResponse
+	attempts := 0
+	// Bounded: every pass either makes an attempt (at most MaxAttempts) or
+	// skips an upstream whose breaker refused (at most one per upstream).
+	for pass := 0; pass < len(st.pool.all)+st.cfg.Retry.MaxAttempts; pass++ {
+		u := st.pool.pick(req)
+		if u == nil {
+			break
+		}
+		req.markTried(u)
+		res := h.attempt(w, r, st, req, u, start)
+		if res.skip {
+			continue // breaker refused: not an attempt
+		}
+		attempts++
+		if !res.retry {
+			if attempts > 1 && res.code < 400 {
+				h.metrics.failovers.Inc()
+			}
+			h.finish(r, req.route, req.id, h.modelLabel(st, req), res.code, start, u, attempts, res.err)
+			if res.abort {
+				panic(http.ErrAbortHandler)
+			}
+			return
+		}
+		errs = append(errs, res.err)
+		if res.kept != nil {
+			kept = res.kept
+		}
+		if attempts >= st.cfg.Retry.MaxAttempts {
+			break
+		}
+		if !st.budget.withdraw() {
+			h.metrics.budgetDenied.Inc()
+			break
+		}
+		h.metrics.retries.Inc()
+	}
+	// Given up. Relay the last upstream answer if there was one (a 503
+	// "server busy" says more than our 502), else our own error.
+	code := 0
+	var err error = &RetryError{Attempts: errs}
+	if len(errs) == 0 {
+		err = errNoUpstream
+	}
+	if kept != nil {
+		code = kept.status
+		kept.writeTo(w)
+	} else {
+		code = statusFor(err)
+		writeError(w, req.route.openai, code, err.Error())
+	}
+	var last *Upstream
+	if req.nTried > 0 {
+		last = req.tried[(req.nTried-1)%len(req.tried)]
+	}
+	h.finish(r, req.route, req.id, h.modelLabel(st, req), code, start, last, attempts, err)
+}
+
+// modelLabel bounds the model label by what the fleet lists.
+func (h *Handler) modelLabel(st *state, req *request) string {
+	if req.model == "" {
+		return ""
+	}
+	if st.pool.fleetTier(req.model) >= 1 {
+		return req.model
+	}
+	return "unknown"
+}
+
+// keptResponse is a retryable upstream answer (5xx, a stale 404) held back
+// in case no other upstream does better.
+type keptResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (k *keptResponse) writeTo(w http.ResponseWriter) {
+	copyHeader(w.Header(), k.header)
+	w.Header().Del("Content-Length")
+	w.WriteHeader(k.status)
+	_, _ = w.Write(k.body)
+}
+
+// attemptResult says how one attempt ended.
+type attemptResult struct {
+	retry bool // nothing written to the client; try elsewhere
+	skip  bool // the breaker refused before anything was sent
+	abort bool // the response was cut after headers; abort the connection
+	code  int  // the status the client got (when !retry)
+	err   error
+	kept  *keptResponse
+}
+
+// attempt sends req to u once and, if u answers usefully, relays the answer.
+func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req *request, u *Upstream, start time.Time) attemptResult {
+	done, ok := u.brk.allow()
+	if !ok {
+		return attemptResult{retry: true, skip: true, err: errBreakerOpen}
+	}
+	u.inFlight.Add(1)
+	defer u.inFlight.Add(-1)
+
+	upStart := h.clock()
+	x, err := h.exchange(r, st, req, u)
+	if err != nil {
+		return h.attemptFailed(r, u, x, err, errFirstByteTimeout, done)
+	}
+	resp := x.resp
+	// Answers that another upstream may do better on.
+	switch {
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+		k := x.keep()
+		done(false)
+		u.recordFailure(h.clock().UnixNano())
+		return attemptResult{retry: true, kept: k,
+			err: &upstreamError{u.name, errors.New(resp.Status + ": " + strings.TrimSpace(string(k.body)))}}
+	case resp.StatusCode == http.StatusNotFound && req.model != "":
+		// Our model knowledge was stale: forget it for u and try another.
+		// The request is not at fault and neither is u.
+		k := x.keep()
+		done(true)
+		u.forgetModel(req.model)
+		u.m.clientError.Inc()
+		return attemptResult{retry: true, kept: k, err: &upstreamError{u.name, errors.New(strings.TrimSpace(string(k.body)))}}
+	}
+	return h.relay(w, r, st, req, u, x, done, start, upStart)
+}
+
+// exchange is one request/response on a connection of u: it returns once the
+// response headers are read. The connection is poisoned (deadline in the
+// past) if the client leaves or the health checks declare u dead, which
+// wakes a blocked read at once; a streamed request also gets the first-byte
+// deadline. A reused connection found closed is replaced once.
+func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream) (*exchange, error) {
+	var lastErr error
+	for try := 0; try < 2; try++ {
+		x := &exchange{u: u, dead: u.dead.Load().ctx}
+		uc, err := u.conns.get(r.Context())
+		if err != nil {
+			return x, err
+		}
+		x.uc = uc
+		poison := func() { _ = uc.c.SetDeadline(aLongTimeAgo) }
+		x.stopClient = context.AfterFunc(r.Context(), poison)
+		x.stopDead = context.AfterFunc(x.dead, poison)
+		if req.stream {
+			x.deadline = true
+			_ = uc.c.SetReadDeadline(h.clock().Add(st.cfg.Timeouts.FirstByte))
+		}
+		err = uc.writeRequest(r, u.target.Host, u.target.Path, req.id, req.body)
+		if err == nil {
+			_, err = uc.br.Peek(1)
+		}
+		if err == nil {
+			var hr *http.Request
+			if r.Method == http.MethodHead {
+				hr = r
+			}
+			x.resp, err = http.ReadResponse(uc.br, hr)
+			if err == nil {
+				return x, nil
+			}
+		}
+		x.close()
+		lastErr = err
+		if !isStale(uc, err) || r.Context().Err() != nil || x.dead.Err() != nil {
+			return x, err
+		}
+	}
+	return nil, lastErr
+}
+
+// exchange is one attempt's connection and response.
+type exchange struct {
+	u          *Upstream
+	uc         *upConn
+	resp       *http.Response
+	dead       context.Context
+	stopClient func() bool
+	stopDead   func() bool
+	deadline   bool // a read deadline is set and must be cleared before reuse
+	detached   bool // stopDead already called
+	poisoned   bool // a poison deadline fired: never reuse
+}
+
+// detachDead stops the health checks from cutting this exchange (once the
+// client owns the answer). It remembers whether the cut already happened.
+func (x *exchange) detachDead() {
+	if !x.detached {
+		x.detached = true
+		if !x.stopDead() {
+			x.poisoned = true
+		}
+	}
+}
+
+// close drops the connection: after an error or an unfinished body.
+func (x *exchange) close() {
+	if x.uc == nil {
+		return
+	}
+	x.stopClient()
+	x.detachDead()
+	x.uc.c.Close()
+	if x.resp != nil {
+		x.resp.Body.Close() // cheap now: the connection is closed
+	}
+	x.uc = nil
+}
+
+// release returns the connection to the pool after its body was read to
+// EOF, unless the upstream asked to close it or a poison deadline fired.
+func (x *exchange) release() {
+	if x.uc == nil {
+		return
+	}
+	okClient := x.stopClient()
+	x.detachDead()
+	if !okClient || x.poisoned || x.resp.Close {
+		x.close()
+		return
+	}
+	x.resp.Body.Close()
+	if x.deadline {
+		_ = x.uc.c.SetReadDeadline(time.Time{})
+	}
+	x.u.conns.put(x.uc)
+	x.uc = nil
+}
+
+// keep reads a small answer to hold back (bounded: error bodies are short).
+func (x *exchange) keep() *keptResponse {
+	body, err := io.ReadAll(io.LimitReader(x.resp.Body, 16<<10))
+	if err == nil && len(body) < 16<<10 {
+		x.release()
+	} else {
+		x.close()
+	}
+	return &keptResponse{status: x.resp.StatusCode, header: x.resp.Header, body: body}
+}
+
+// upstreamError names the upstream an attempt failed on.
+type upstreamError struct {
+	upstream string
+	err      error
+}
+
+func (e *upstreamError) Error() string { return e.upstream + ": " + e.err.Error() }
+func (e *upstreamError) Unwrap() error { return e.err }
+
+func isDialError(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// hopHeaders are per-connection (RFC 9110 §7.6.1) and never forwarded.
+func isHopHeader(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// copyHeader copies end-to-end headers. The value slices are shared: neither
+// side modifies them.
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		if !isHopHeader(k) {
+			dst[k] = v
+		}
+	}
+}
+
+// forgetModel drops model from u's known set after u said it has not got it.
+func (u *Upstream) forgetModel(model string) {
+	old := u.models.Load()
+	if old == nil {
+		return
+	}
+	ms := &modelSet{known: old.known, onDisk: map[string]struct{}{}, loaded: map[string]struct{}{}}
+	for k := range old.onDisk {
+		if k != model {
+			ms.onDisk[k] = struct{}{}
+		}
+	}
+	for k := range old.loaded {
+		if k != model {
+			ms.loaded[k] = struct{}{}
+		}
+	}
+	u.models.CompareAndSwap(old, ms)
+}
