@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench lint clean
+.PHONY: build test fuzz bench lint clean ollama conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -26,6 +26,17 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Real Ollama, built once from the Go module proxy into a cache outside the
+# clone and reused by later runs; tests that need it find it there (or at
+# $DSBRIDGE_OLLAMA_BIN). See scripts/build-ollama.sh.
+ollama:
+	./scripts/build-ollama.sh
+
+# The simulator held to real Ollama: the same requests to both, every
+# client-visible difference fails with a diff. Needs `make ollama`.
+conformance: build ollama
+	DSBRIDGE_REQUIRE_OLLAMA=1 $(GO) test -count=1 -timeout 15m -v ./conformance/
 
 bench: build
 	@echo "make bench: not wired yet" >&2; exit 2
