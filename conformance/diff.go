@@ -29,12 +29,12 @@ func Diff(want, got []string) string {
 		case i < n && j < m && want[i] == got[j]:
 			b.WriteString("  " + want[i] + "\n")
 			i, j = i+1, j+1
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			b.WriteString("+ " + got[j] + "\n")
-			j, same = j+1, false
-		default:
+		case i < n && (j == m || lcs[i+1][j] >= lcs[i][j+1]):
 			b.WriteString("- " + want[i] + "\n")
 			i, same = i+1, false
+		default:
+			b.WriteString("+ " + got[j] + "\n")
+			j, same = j+1, false
 		}
 	}
 	if same {
