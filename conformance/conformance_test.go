@@ -29,7 +29,7 @@ func TestCorpus(t *testing.T) {
 			defer wg.Done()
 			var xs []Exchange
 			for _, r := range corpus {
-				xs = append(xs, Do(ctx, base, r))
+				xs = append(xs, Send(ctx, base, r))
 			}
 			mu.Lock()
 			results[side] = xs
@@ -48,6 +48,7 @@ func TestCorpus(t *testing.T) {
 
 	var failed []string
 	for i, r := range corpus {
+		t.Logf("%-32s real %7.1f ms   sim %7.1f ms", r.Name, ms(results["real"][i].Elapsed), ms(results["sim"][i].Elapsed))
 		want, got := Render(results["real"][i]), Render(results["sim"][i])
 		saveRenders(t, r.Name, want, got)
 		if d := Diff(want, got); d != "" {
@@ -69,3 +70,5 @@ func method(r Request) string {
 	}
 	return "GET"
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

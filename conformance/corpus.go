@@ -68,7 +68,7 @@ func Corpus() []Request {
 		{Name: "generate_keepalive_forever", Path: "/api/generate", Body: `{"model":"tiny","keep_alive":-1}`},
 		{Name: "ps_keepalive_forever", Path: "/api/ps"},
 		{Name: "generate_unload", Path: "/api/generate", Body: `{"model":"tiny","keep_alive":0}`, Note: "done_reason unload"},
-		{Name: "ps_after_unload", Path: "/api/ps"},
+		{Name: "ps_after_unload", Path: "/api/ps", Until: `"models":[]`, Note: "real Ollama lists the model until its runner has stopped"},
 		{Name: "chat_unload", Path: "/api/chat", Body: `{"model":"tiny","messages":[],"keep_alive":0}`},
 
 		// Errors.

@@ -17,6 +17,10 @@ type Request struct {
 	Path   string
 	Body   string // sent as is; "" sends no body
 	Note   string // why this step is in the corpus
+	// Until, when set, repeats the request (up to 5 s) until the body
+	// contains it: for state that real Ollama changes asynchronously, such
+	// as a model leaving /api/ps a moment after an unload answered.
+	Until string
 }
 
 // Exchange is what a client saw of one request: the status, the headers
@@ -28,6 +32,18 @@ type Exchange struct {
 	Body    []byte
 	Err     error         // a transport error instead of a response
 	Elapsed time.Duration // until the body ended
+}
+
+// Send does r, repeating it while r.Until is set and not yet seen.
+func Send(ctx context.Context, base string, r Request) Exchange {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ex := Do(ctx, base, r)
+		if r.Until == "" || bytes.Contains(ex.Body, []byte(r.Until)) || time.Now().After(deadline) || ctx.Err() != nil {
+			return ex
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // Do sends r to base (http://host:port) as a plain client would, with

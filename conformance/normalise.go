@@ -28,10 +28,16 @@ var (
 	textKeys = map[string]bool{"response": true, "content": true, "text": true, "thinking": true, "output_text": true}
 	// Sizes of model files and of loaded models.
 	sizeKeys = map[string]bool{"size": true, "size_vram": true}
-	// Unix-second timestamps of the OpenAI API.
-	unixKeys = map[string]bool{"created": true, "created_at_unix": true}
+	// Unix-second timestamps of the OpenAI API (/v1/responses also calls
+	// them created_at, a number there, and completed_at).
+	unixKeys = map[string]bool{"created": true, "completed_at": true}
+	// Fields holding an id with a random part.
+	idKeys = map[string]bool{"id": true, "item_id": true}
 
 	sha256Re = regexp.MustCompile(`[0-9a-f]{64}`)
+	// Blob paths name the server's models folder, which is the server's
+	// configuration (OLLAMA_MODELS), not its behaviour.
+	blobPathRe = regexp.MustCompile(`(/[^\s"]*)?/blobs/sha256-`)
 	// OpenAI ids carry a random number or string after a fixed prefix.
 	idRe = regexp.MustCompile(`^(chatcmpl|cmpl|resp|msg|rs|fc|call)[-_][0-9A-Za-z_]+$`)
 )
@@ -50,6 +56,9 @@ func newNormaliser(h http.Header) normaliser {
 // value returns v with the rules applied; key is v's field name in its
 // parent object ("" for array elements and the top level).
 func (n normaliser) value(key string, v any) any {
+	if _, isNum := v.(json.Number); isNum && (timeKeys[key] || unixKeys[key]) {
+		return placeholderInt(v, "unix")
+	}
 	switch {
 	case timeKeys[key]:
 		return n.time(key, v)
@@ -74,11 +83,13 @@ func (n normaliser) value(key string, v any) any {
 			return out
 		}
 		return bad("embeddings", v)
-	case textKeys[key]:
+	case textKeys[key] || key == "delta":
+		// "delta" is a string of generated text in /v1/responses events
+		// (an object in chat completion chunks, compared field by field).
 		if s, ok := v.(string); ok && s != "" {
 			return "<text>"
 		}
-	case key == "id":
+	case idKeys[key]:
 		if s, ok := v.(string); ok {
 			if m := idRe.FindStringSubmatch(s); m != nil {
 				return m[1] + "-<id>"
@@ -101,6 +112,7 @@ func (n normaliser) value(key string, v any) any {
 	case string:
 		// Digests appear in tags, ps and show, inside strings too
 		// ("sha256:…", blob paths in a modelfile).
+		x = blobPathRe.ReplaceAllString(x, "<models>/blobs/sha256-")
 		return sha256Re.ReplaceAllString(x, "<sha256>")
 	}
 	return v
