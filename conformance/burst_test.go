@@ -29,6 +29,7 @@ func TestSchedulerBurst(t *testing.T) {
 	env := []string{"OLLAMA_NUM_PARALLEL=1", "OLLAMA_MAX_QUEUE=2"}
 	real := startReal(t, env...)
 	sim := startSim(t, "--parallel", "1", "--max-queue", "2")
+	known := knownDifferences(t)
 
 	for _, phase := range []string{"cold", "warm"} {
 		// Both servers in step: cold first (nothing loaded), then warm.
@@ -52,11 +53,7 @@ func TestSchedulerBurst(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		want, got := summaries["real"], summaries["sim"]
-		saveRenders(t, "burst_"+phase, want, got)
-		if d := Diff(want, got); d != "" {
-			t.Errorf("%s burst of %d streams, NUM_PARALLEL=1 MAX_QUEUE=2: simulator differs from real Ollama (-real +sim):\n%s", phase, burstSize, d)
-		}
+		compare(t, known, "burst_"+phase, fmt.Sprintf("%s burst of %d streams, NUM_PARALLEL=1 MAX_QUEUE=2", phase, burstSize), summaries["real"], summaries["sim"])
 		if phase == "cold" {
 			// Let both finish serving and settle before the warm burst.
 			time.Sleep(200 * time.Millisecond)

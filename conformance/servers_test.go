@@ -34,14 +34,25 @@ func startReal(t *testing.T, env ...string) *ollamatest.Server {
 	return s
 }
 
-// startSim starts `dsbridge sim` serving the tiny model. Its profile is the
-// simulator's default unless DSBRIDGE_CONFORMANCE_SIM_PROFILE names one.
+// startSim starts `dsbridge sim` serving the tiny model with the tiny-cpu
+// profile (testdata/tiny-cpu.yaml: the model's sizes and measured timings),
+// or the profile DSBRIDGE_CONFORMANCE_SIM_PROFILE names.
 func startSim(t *testing.T, args ...string) *testproc.Proc {
 	t.Helper()
-	all := append([]string{"--models", modelName}, args...)
-	if p := os.Getenv("DSBRIDGE_CONFORMANCE_SIM_PROFILE"); p != "" {
-		all = append(all, "--profile", p)
+	p := os.Getenv("DSBRIDGE_CONFORMANCE_SIM_PROFILE")
+	if p == "" {
+		var err error
+		if p, err = filepath.Abs(filepath.Join("testdata", "tiny-cpu.yaml")); err != nil {
+			t.Fatal(err)
+		}
 	}
+	return startSimProfile(t, p, args...)
+}
+
+// startSimProfile starts the simulator with the given --profile.
+func startSimProfile(t *testing.T, profile string, args ...string) *testproc.Proc {
+	t.Helper()
+	all := append([]string{"--models", modelName, "--profile", profile}, args...)
 	return testproc.Start(t, "sim", "/", all...)
 }
 
