@@ -71,6 +71,18 @@ func Corpus() []Request {
 		{Name: "ps_after_unload", Path: "/api/ps", Until: `"models":[]`, Note: "real Ollama lists the model until its runner has stopped"},
 		{Name: "chat_unload", Path: "/api/chat", Body: `{"model":"tiny","messages":[],"keep_alive":0}`},
 
+		// Model management that needs no network.
+		{Name: "copy", Path: "/api/copy", Body: `{"source":"tiny","destination":"tiny-copy"}`},
+		{Name: "tags_after_copy", Path: "/api/tags"},
+		{Name: "delete", Method: "DELETE", Path: "/api/delete", Body: `{"model":"tiny-copy"}`},
+		{Name: "err_delete_unknown", Method: "DELETE", Path: "/api/delete", Body: `{"model":"tiny-copy"}`},
+		{Name: "err_copy_unknown", Path: "/api/copy", Body: `{"source":"nope","destination":"x"}`},
+
+		// Browsers: CORS for a localhost origin, which Ollama allows by default.
+		{Name: "cors_preflight", Method: "OPTIONS", Path: "/api/chat", Header: map[string]string{"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}},
+		{Name: "cors_simple", Path: "/api/version", Header: map[string]string{"Origin": "http://localhost:3000"}},
+		{Name: "cors_foreign_origin", Path: "/api/version", Header: map[string]string{"Origin": "http://example.com"}},
+
 		// Errors.
 		{Name: "err_unknown_model_chat", Path: "/api/chat", Body: `{"model":"nope",` + msgs + `}`},
 		{Name: "err_unknown_model_generate", Path: "/api/generate", Body: `{"model":"nope",` + prompt + `}`},

@@ -15,8 +15,9 @@ type Request struct {
 	Name   string // names the step in failure messages
 	Method string // GET when empty and Body is empty, POST otherwise
 	Path   string
-	Body   string // sent as is; "" sends no body
-	Note   string // why this step is in the corpus
+	Body   string            // sent as is; "" sends no body
+	Header map[string]string // extra request headers (Origin, …)
+	Note   string            // why this step is in the corpus
 	// Until, when set, repeats the request (up to 5 s) until the body
 	// contains it: for state that real Ollama changes asynchronously, such
 	// as a model leaving /api/ps a moment after an unload answered.
@@ -66,6 +67,9 @@ func Do(ctx context.Context, base string, r Request) Exchange {
 	}
 	if r.Body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range r.Header {
+		req.Header.Set(k, v)
 	}
 	req.Close = true
 	// A bare transport: no gzip negotiation, no connection reuse, so each

@@ -28,16 +28,20 @@ func Render(e Exchange) []string {
 		framing = "chunked"
 	}
 	out = append(out, "framing: "+framing)
+	// Header names and values, but for Date (a time) and Content-Type
+	// (above); a header only one side sends shows as a changed line.
 	var names []string
 	for k := range e.Header {
-		if !ignoredHeaders[k] {
+		if !ignoredHeaders[k] && k != "Date" && k != "Content-Type" {
 			names = append(names, k)
 		}
 	}
 	sort.Strings(names)
-	out = append(out, "headers: "+strings.Join(names, ", "))
-	if a := e.Header.Values("Allow"); len(a) > 0 {
-		out = append(out, "allow: "+strings.Join(a, ", "))
+	if _, ok := e.Header["Date"]; !ok {
+		out = append(out, "! no Date header")
+	}
+	for _, k := range names {
+		out = append(out, "header "+k+": "+strings.Join(e.Header.Values(k), ", "))
 	}
 	if e.Err != nil {
 		out = append(out, "body read error: "+e.Err.Error())
