@@ -1,5 +1,7 @@
 package conformance
 
+import "strings"
+
 // Corpus is the sequence of requests sent, in this order, to a fresh real
 // Ollama that has just created the model `tiny`, and to a fresh simulator
 // serving `tiny`. Order matters: the first generation is cold (it loads the
@@ -55,7 +57,14 @@ func Corpus() []Request {
 		{Name: "anthropic_messages_nonstream", Path: "/v1/messages", Body: `{"model":"tiny",` + msgs + `,"max_tokens":8}`},
 		{Name: "anthropic_messages_stream", Path: "/v1/messages", Body: `{"model":"tiny",` + msgs + `,"max_tokens":8,"stream":true}`},
 
+		// Edges of the options.
+		{Name: "generate_images_unsupported", Path: "/api/generate", Body: `{"model":"tiny",` + prompt + `,"images":["aGVsbG8="],"stream":false,` + opts + `}`, Note: "not a vision model"},
+		{Name: "err_bad_keep_alive", Path: "/api/chat", Body: `{"model":"tiny",` + msgs + `,"keep_alive":"soon"}`},
+
 		// Embeddings.
+		{Name: "embed_dimensions", Path: "/api/embed", Body: `{"model":"tiny","input":"hello world","dimensions":16}`},
+		{Name: "err_embed_too_long", Path: "/api/embed", Body: `{"model":"tiny","input":"` + strings.Repeat("hello ", 600) + `","truncate":false}`, Note: "600 tokens > context 512"},
+		{Name: "embed_truncated", Path: "/api/embed", Body: `{"model":"tiny","input":"` + strings.Repeat("hello ", 600) + `"}`, Note: "truncate defaults to true"},
 		{Name: "embed", Path: "/api/embed", Body: `{"model":"tiny","input":"hello world"}`},
 		{Name: "embed_batch", Path: "/api/embed", Body: `{"model":"tiny","input":["hello","world"]}`},
 		{Name: "embeddings_legacy", Path: "/api/embeddings", Body: `{"model":"tiny","prompt":"hello world"}`},
@@ -89,6 +98,7 @@ func Corpus() []Request {
 		{Name: "err_unknown_model_embed", Path: "/api/embed", Body: `{"model":"nope","input":"x"}`},
 		{Name: "err_unknown_model_show", Path: "/api/show", Body: `{"model":"nope"}`},
 		{Name: "err_unknown_model_openai", Path: "/v1/chat/completions", Body: `{"model":"nope",` + msgs + `}`},
+		{Name: "err_unknown_model_openai_stream", Path: "/v1/chat/completions", Body: `{"model":"nope",` + msgs + `,"stream":true}`},
 		{Name: "err_unknown_model_openai_model", Path: "/v1/models/nope"},
 		{Name: "err_missing_model_chat", Path: "/api/chat", Body: `{` + msgs + `}`},
 		{Name: "err_missing_model_generate", Path: "/api/generate", Body: `{` + prompt + `}`},
