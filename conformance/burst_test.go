@@ -85,7 +85,11 @@ func burst(ctx context.Context, base string) []Exchange {
 func summarise(xs []Exchange) []string {
 	count := map[string]int{}
 	for _, x := range xs {
-		count[strings.Join(Render(x), "\n")]++
+		r := Render(x)
+		if x.Status == 200 {
+			r = append(r, headerTiming(x))
+		}
+		count[strings.Join(r, "\n")]++
 	}
 	keys := make([]string, 0, len(count))
 	for k := range count {
@@ -98,4 +102,14 @@ func summarise(xs []Exchange) []string {
 		out = append(out, indent(k)...)
 	}
 	return out
+}
+
+// headerTiming says whether the headers came with the first body line, as
+// Ollama sends them for a queued request, or well before it (50 ms leaves
+// room for scheduling noise; a queued request in a burst waits far longer).
+func headerTiming(x Exchange) string {
+	if early := x.FirstByteAt - x.HeaderAt; early > 50*time.Millisecond {
+		return "headers: before the first body byte"
+	}
+	return "headers: with the first body byte"
 }

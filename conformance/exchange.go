@@ -33,6 +33,10 @@ type Exchange struct {
 	Body    []byte
 	Err     error         // a transport error instead of a response
 	Elapsed time.Duration // until the body ended
+	// HeaderAt and FirstByteAt are when the status line and the first body
+	// byte arrived. Ollama sends a queued stream's headers with its first
+	// token, which a bridge relies on to fail over before the first byte.
+	HeaderAt, FirstByteAt time.Duration
 }
 
 // Send does r, repeating it while r.Until is set and not yet seen.
@@ -81,16 +85,26 @@ func Do(ctx context.Context, base string, r Request) Exchange {
 		return Exchange{Err: err}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	ex := Exchange{
-		Status:  resp.StatusCode,
-		Header:  resp.Header,
-		Chunked: len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked",
-		Body:    b,
-		Err:     err,
-		Elapsed: time.Since(start),
+	headerAt := time.Since(start)
+	first := make([]byte, 1)
+	n, err := io.ReadFull(resp.Body, first)
+	firstAt := time.Since(start)
+	var rest []byte
+	if err == nil {
+		rest, err = io.ReadAll(resp.Body)
+	} else if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
 	}
-	return ex
+	return Exchange{
+		Status:      resp.StatusCode,
+		Header:      resp.Header,
+		Chunked:     len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked",
+		Body:        append(first[:n], rest...),
+		Err:         err,
+		Elapsed:     time.Since(start),
+		HeaderAt:    headerAt,
+		FirstByteAt: firstAt,
+	}
 }
 
 // String is a short summary for logs.
