@@ -32,7 +32,7 @@ func Read(r io.Reader) (*File, error) {
 		v := d.value(valueType(d.u32()))
 		f.KV = append(f.KV, KV{Key: k, Value: v})
 	}
-	offsets := make([]uint64, 0, nt)
+	offsets := make([]uint64, 0, min(nt, 1<<12))
 	for i := uint64(0); i < nt && d.err == nil; i++ {
 		t := Tensor{Name: d.str()}
 		nd := d.u32()
