@@ -30,7 +30,10 @@ const calibrationTokens = 64
 // Measure measures base at each concurrency, rounds times. The server must
 // allow max(concurrency) parallel requests for the figures to mean
 // "concurrent streams" rather than queueing.
-func Measure(ctx context.Context, base string, concurrency []int, rounds int) (Timing, error) {
+//
+// options are extra generation options for every request (JSON members,
+// e.g. `"num_thread":1`), or "".
+func Measure(ctx context.Context, base string, concurrency []int, rounds int, options string) (Timing, error) {
 	t := Timing{TTFT: map[int]time.Duration{}, PerStream: map[int]float64{}, Aggregate: map[int]float64{}}
 	var loads []time.Duration
 	for i := 0; i < rounds; i++ {
@@ -40,7 +43,7 @@ func Measure(ctx context.Context, base string, concurrency []int, rounds int) (T
 		// Ollama unloads asynchronously: wait until ps is empty.
 		Send(ctx, base, Request{Path: "/api/ps", Until: `"models":[]`})
 		start := time.Now()
-		if ex := Do(ctx, base, Request{Path: "/api/generate", Body: `{"model":"tiny"}`}); ex.Status != 200 {
+		if ex := Do(ctx, base, Request{Path: "/api/generate", Body: `{"model":"tiny","options":{` + options + `}}`}); ex.Status != 200 {
 			return t, fmt.Errorf("load: %v", ex)
 		}
 		loads = append(loads, time.Since(start))
@@ -59,7 +62,7 @@ func Measure(ctx context.Context, base string, concurrency []int, rounds int) (T
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					streams[j], errs[j] = timeStream(ctx, base, 100+i*c+j)
+					streams[j], errs[j] = timeStream(ctx, base, 100+i*c+j, options)
 				}()
 			}
 			wg.Wait()
@@ -98,8 +101,11 @@ func (s streamTiming) rate() float64 {
 }
 
 // timeStream sends one streamed generation and times its token lines.
-func timeStream(ctx context.Context, base string, seed int) (streamTiming, error) {
-	body := fmt.Sprintf(`{"model":"tiny","prompt":"Why is the sky blue?","options":{"num_predict":%d,"seed":%d}}`, calibrationTokens, seed)
+func timeStream(ctx context.Context, base string, seed int, options string) (streamTiming, error) {
+	if options != "" {
+		options = "," + options
+	}
+	body := fmt.Sprintf(`{"model":"tiny","prompt":"Why is the sky blue?","options":{"num_predict":%d,"seed":%d%s}}`, calibrationTokens, seed, options)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/generate", strings.NewReader(body))
 	if err != nil {
 		return streamTiming{}, err

@@ -31,11 +31,15 @@ func TestCalibration(t *testing.T) {
 	defer cancel()
 	// One at a time: measuring both at once would make them compete for
 	// the same cores.
-	rt, err := Measure(ctx, real.URL, levels, rounds)
+	// DSBRIDGE_CALIBRATE_OPTIONS adds generation options to every request:
+	// `"num_thread":1` shows the model's speed without ggml's two threads
+	// spinning at barriers, which collapses on a crowded machine.
+	opts := os.Getenv("DSBRIDGE_CALIBRATE_OPTIONS")
+	rt, err := Measure(ctx, real.URL, levels, rounds, opts)
 	if err != nil {
 		t.Fatalf("real Ollama: %v\n%s", err, real.Output())
 	}
-	st, err := Measure(ctx, sim.URL, levels, rounds)
+	st, err := Measure(ctx, sim.URL, levels, rounds, opts)
 	if err != nil {
 		t.Fatalf("simulator: %v", err)
 	}
@@ -50,7 +54,7 @@ func TestCalibration(t *testing.T) {
 		row(fmt.Sprintf("tokens/s per stream, %d", c), rt.PerStream[c], st.PerStream[c], "")
 		row(fmt.Sprintf("tokens/s total, %d", c), rt.Aggregate[c], st.Aggregate[c], "")
 	}
-	t.Logf("tiny model, NUM_PARALLEL=4, %d tokens per stream, median of %d rounds:\n%s", calibrationTokens, rounds, b.String())
+	t.Logf("tiny model, NUM_PARALLEL=4, %d tokens per stream, options {%s}, median of %d rounds:\n%s", calibrationTokens, opts, rounds, b.String())
 	if os.Getenv("DSBRIDGE_CALIBRATION_STRICT") == "" {
 		return
 	}
