@@ -39,8 +39,12 @@ ollama:
 conformance: build ollama
 	DSBRIDGE_REQUIRE_OLLAMA=1 DSBRIDGE_CONFORMANCE_STRICT=1 $(GO) test -count=1 -timeout 15m -v ./conformance/
 
+# Until the harness lands (see DESIGN.md), `make bench` runs the simulator's
+# own benchmark: non-streamed requests/s of `sim --profile instant` against a
+# bare net/http handler returning the same bytes, measured in one run.
 bench: build
-	@echo "make bench: not wired yet" >&2; exit 2
+	@echo "make bench: simulator benchmark (the scenario harness is not wired yet)"
+	$(GO) test -run '^$$' -bench '^BenchmarkSimVsBare$$' -benchtime 1x -count 1 ./ollamasim
 
 lint:
 	$(GO) vet ./...
