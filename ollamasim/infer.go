@@ -18,6 +18,7 @@ type job struct {
 	prompt     string // what the answer is a function of
 	promptToks int
 	numPredict int
+	numCtx     int // options.num_ctx: a different one reloads the model
 	stop       []string
 	seed       int64
 	keepAlive  *time.Duration
@@ -118,7 +119,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 	if p.cut != nil && !j.stream {
 		panic(http.ErrAbortHandler) // close the connection, no answer
 	}
-	l, err := s.sched.acquire(ctx, j.model.name, j.keepAlive)
+	l, err := s.sched.acquire(ctx, j.model.name, j.keepAlive, j.numCtx)
 	if err != nil {
 		s.scheduleError(w, j, err)
 		return
