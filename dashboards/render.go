@@ -12,7 +12,8 @@ import (
 
 // Render builds every dashboard and returns the files to write, keyed by
 // path relative to the dashboards/ directory: the dashboards' JSON under
-// grafana/ and Grafana's provisioning files that load them. Output is
+// grafana/, Grafana's provisioning files that load them, and the Kibana
+// saved objects under kibana/. Output is
 // deterministic (stable key order, trailing newline) so the committed files
 // can be compared byte for byte.
 func Render() (map[string][]byte, error) {
@@ -20,6 +21,11 @@ func Render() (map[string][]byte, error) {
 		"grafana/provisioning/dashboards/dsbridge.yaml":    []byte(dashboardProvider),
 		"grafana/provisioning/datasources/prometheus.yaml": []byte(prometheusDatasource),
 	}
+	kibana, err := KibanaNDJSON()
+	if err != nil {
+		return nil, err
+	}
+	files["kibana/dsbridge.ndjson"] = kibana
 	for _, s := range All() {
 		d, err := s.Build()
 		if err != nil {
