@@ -77,9 +77,13 @@ func Overview() (dashboard.Dashboard, error) {
 		WithPanel(graph("Retries and failovers/s by instance", "A failover re-sends a request to another upstream before anything reached the client.", "reqps", 8,
 			query(`sum by (instance) (rate(bridge_retries_total{`+sel+`}[$__rate_interval]))`, "{{instance}} retries"),
 			query(`instance:bridge_failovers:rate5m{`+sel+`}`, "{{instance}} failovers"))).
-		WithPanel(graph("Config reloads by result", "Reloads in the last hour; a failure means the bridge still runs its old config.", "short", 12,
+		WithPanel(graph("ERROR log lines per minute by instance", "The seed's log alert fires above 10 a minute; the lines themselves are in Kibana (dsbridge: errors by instance).", "short", 8,
+			query(`sum by (instance) (increase(bridge_log_messages_total{`+sel+`, level=~"(?i)error"}[1m]))`, "{{instance}}")).
+			Thresholds(thresholds(step(10, "red"))).
+			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine))).
+		WithPanel(graph("Config reloads by result", "Reloads in the last hour; a failure means the bridge still runs its old config.", "short", 8,
 			query(`sum by (instance, result) (increase(bridge_config_reloads_total{`+sel+`}[1h]))`, "{{instance}} {{result}}"))).
-		WithPanel(graph("Build info", "Which version each bridge runs; a rolling update shows as two lines.", "none", 12,
+		WithPanel(graph("Build info", "Which version each bridge runs; a rolling update shows as two lines.", "none", 8,
 			query(`bridge_build_info{`+sel+`}`, "{{instance}} {{version}}"))).
 		Build()
 }

@@ -89,9 +89,28 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 		checks = append(checks, check{"recording rule " + r, r})
 	}
 
+	// Panels for metrics the bridge does not expose yet (issue 5, item 1)
+	// are reported, not failed, while no series of that name exists at all;
+	// the moment the bridge exposes one, its panels must return data too.
+	prom.waitFor(t, `bridge_build_info`, 20*time.Second)
+	var awaited []string
+	for _, m := range awaitedBridgeMetrics() {
+		if n, err := prom.count(`count({__name__="` + m + `"})`); err == nil && n == 0 {
+			awaited = append(awaited, m)
+		}
+	}
+	var pending []check
+	for _, c := range checks {
+		if i := slices.IndexFunc(awaited, func(m string) bool { return strings.Contains(c.expr, m) }); i >= 0 {
+			t.Logf("NOT CHECKED: %s: the bridge does not expose %s yet", c.name, awaited[i])
+			continue
+		}
+		pending = append(pending, c)
+	}
+	checked := len(pending)
+
 	// Poll until every query has data: rates need two scrapes, recording
 	// rules one evaluation after that, and the fault annotation a fired fault.
-	pending := checks
 	deadline := time.Now().Add(liveDeadline)
 	for len(pending) > 0 && time.Now().Before(deadline) {
 		var still []check
@@ -112,7 +131,7 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 	for _, c := range pending {
 		t.Errorf("%s: no data after %v: %s", c.name, liveDeadline, c.expr)
 	}
-	t.Logf("%d of %d dashboard and recording-rule queries returned data", len(checks)-len(pending), len(checks))
+	t.Logf("%d of %d dashboard and recording-rule queries checked, %d returned data", checked, len(checks), checked-len(pending))
 
 	// The seed's query, as written: one series per bridge, named by the
 	// instance label the scrape config gives each target (its --instance-id).
@@ -127,11 +146,29 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 		}
 	}
 
+	// The bridges' log lines carry the ECS fields the index template and
+	// the Kibana views rely on, with the template's types.
+	for id, b := range bridges {
+		checkLogLines(t, id, b.Output())
+	}
+
 	// Every rule, recording and alerting, evaluates without error.
 	for _, r := range prom.rules(t) {
 		if r.Health != "ok" {
 			t.Errorf("rule %s%s: health %q: %s", r.Name, r.Alert, r.Health, r.LastError)
 		}
+	}
+}
+
+// awaitedBridgeMetrics are the series the dashboards and alerts use that
+// the bridge did not expose when they were written: output tokens and
+// inter-token latency (issue 5, item 1) and a log-lines counter by level for
+// the seed's error-log alert. Remove a name once the bridge exposes it.
+func awaitedBridgeMetrics() []string {
+	return []string{
+		"bridge_output_tokens_total",
+		"bridge_inter_token_latency_seconds_bucket",
+		"bridge_log_messages_total",
 	}
 }
 
@@ -319,6 +356,19 @@ func (p *promAPI) query(expr string) ([]promSeries, error) {
 	return series, nil
 }
 
+// waitFor polls until expr has data or timeout passes.
+func (p *promAPI) waitFor(t *testing.T, expr string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; time.Sleep(200 * time.Millisecond) {
+		if n, err := p.count(expr); err == nil && n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no data within %v: is Prometheus scraping?", expr, timeout)
+		}
+	}
+}
+
 func (p *promAPI) count(expr string) (int, error) {
 	s, err := p.query(expr)
 	return len(s), err
@@ -372,4 +422,59 @@ func (p *promAPI) rules(t *testing.T) []promRule {
 		t.Fatal("prometheus loaded no rules")
 	}
 	return out
+}
+
+// checkLogLines reads a bridge's JSON log lines: every field the index
+// template maps must hold a value of a compatible JSON type, and a request
+// line must carry the fields the Kibana views show. trace.id appears only
+// with tracing on, so it is not required here.
+func checkLogLines(t *testing.T, instance, output string) {
+	t.Helper()
+	fields, _ := templateFields(t)
+	required := []string{"@timestamp", "log.level", "message", "service.name", "service.instance.id",
+		"http.request.id", "event.duration", "url.path", "http.response.status_code", "model", "upstream", "attempts"}
+	requests := 0
+	for _, line := range strings.Split(output, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("%s: log line is not JSON: %v: %s", instance, err, line)
+			continue
+		}
+		for k, v := range rec {
+			typ, mapped := fields[k]
+			if !mapped {
+				continue // dynamic mapping takes it (strings as keyword)
+			}
+			_, isNum := v.(float64)
+			_, isStr := v.(string)
+			switch typ {
+			case "long", "integer":
+				if !isNum {
+					t.Errorf("%s: %s is %T, the template maps it %s: %s", instance, k, v, typ, line)
+				}
+			default:
+				if !isStr {
+					t.Errorf("%s: %s is %T, the template maps it %s: %s", instance, k, v, typ, line)
+				}
+			}
+		}
+		if rec["message"] != "request" {
+			continue
+		}
+		requests++
+		for _, k := range required {
+			if _, ok := rec[k]; !ok {
+				t.Errorf("%s: request log line without %s: %s", instance, k, line)
+			}
+		}
+		if rec["service.instance.id"] != instance {
+			t.Errorf("%s: service.instance.id %v", instance, rec["service.instance.id"])
+		}
+	}
+	if requests == 0 {
+		t.Errorf("%s: no request log lines (failovers are logged at info)", instance)
+	}
 }
