@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -18,15 +16,14 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/dsbridge/dsbridge/dashboards/promrun"
 	"github.com/dsbridge/dsbridge/internal/testproc"
 )
 
 // The live test's cluster: two simulators behind two bridges, each bridge
 // also configured with a dead upstream (so the fleet panels show a down
-// upstream), one simulator failing a share of chats with 503 (so failovers,
-// upstream failures and chaos annotations have data), a little bounded load,
+// upstream and failovers), one simulator with a latency fault (so the chaos
+// annotation has events), a little bounded load,
 // and a real Prometheus scraping all four every second with this package's
 // rule files loaded.
 const (
@@ -51,9 +48,11 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 
 	simA := testproc.Start(t, "sim", "/", "--profile", "instant", "--models", liveModel, "--parallel", "4", "--seed", "1")
 	simB := testproc.Start(t, "sim", "/", "--profile", "instant", "--models", liveModel, "--parallel", "4", "--seed", "2")
-	// simA answers 30 % of chats with 503 before the first byte: the bridges
-	// fail those over to simB.
-	postJSON(t, simA.URL+"/sim/faults", `{"faults":[{"kind":"error","status":503,"message":"queue full","probability":0.3,"paths":["/api/chat"]}]}`)
+	// simA delays half its answers by a millisecond: a fault that fires
+	// often (the chaos annotation needs fired faults) without failing
+	// requests, which would take simA out of rotation for fail_timeout (30 s)
+	// and starve the counter. Failovers come from the dead upstream.
+	postJSON(t, simA.URL+"/sim/faults", `{"faults":[{"kind":"latency","delay":"1ms","probability":0.5}]}`)
 
 	dead := "http://" + testproc.DeadAddr(t)
 	bridges := map[string]*testproc.Proc{}
@@ -88,6 +87,13 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 	for _, r := range recordingRules(t) {
 		checks = append(checks, check{"recording rule " + r, r})
 	}
+	// The PromQL the bench report links its gates to.
+	for _, g := range [][2]string{{"http_req_duration", "p(99)"}, {"http_req_duration", "avg"}, {"ttft", "p(99)"},
+		{"itl", "p(99)"}, {"http_req_failed", "rate"}, {"http_reqs", "rate"}} {
+		if expr, ok := GatePromQL(g[0], g[1], "30s"); ok {
+			checks = append(checks, check{"gate " + g[0] + " " + g[1], expr})
+		}
+	}
 
 	// Panels for metrics the bridge does not expose yet (issue 5, item 1)
 	// are reported, not failed, while no series of that name exists at all;
@@ -111,8 +117,11 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 
 	// Poll until every query has data: rates need two scrapes, recording
 	// rules one evaluation after that, and the fault annotation a fired fault.
-	deadline := time.Now().Add(liveDeadline)
+	began := time.Now()
+	deadline := began.Add(liveDeadline)
+	var last []check
 	for len(pending) > 0 && time.Now().Before(deadline) {
+		last = pending
 		var still []check
 		for _, c := range pending {
 			n, err := prom.count(c.expr)
@@ -130,6 +139,10 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 	}
 	for _, c := range pending {
 		t.Errorf("%s: no data after %v: %s", c.name, liveDeadline, c.expr)
+	}
+	t.Logf("waited %v for data; the last %d to arrive:", time.Since(began).Round(time.Second), len(last))
+	for _, c := range last[:min(len(last), 5)] {
+		t.Logf("  %s", c.name)
 	}
 	t.Logf("%d of %d dashboard and recording-rule queries checked, %d returned data", checked, len(checks), checked-len(pending))
 
@@ -153,9 +166,13 @@ func TestDashboardQueriesAgainstPrometheus(t *testing.T) {
 	}
 
 	// Every rule, recording and alerting, evaluates without error.
-	for _, r := range prom.rules(t) {
+	rules, err := prom.Rules(context.Background())
+	if err != nil || len(rules) == 0 {
+		t.Fatalf("rules: %d loaded, %v", len(rules), err)
+	}
+	for _, r := range rules {
 		if r.Health != "ok" {
-			t.Errorf("rule %s%s: health %q: %s", r.Name, r.Alert, r.Health, r.LastError)
+			t.Errorf("%s rule %s: health %q: %s", r.Type, r.Name, r.Health, r.LastError)
 		}
 	}
 }
@@ -172,81 +189,40 @@ func awaitedBridgeMetrics() []string {
 	}
 }
 
-// startPrometheus writes a config scraping the bridges (instance label = the
-// bridge's instance ID, as prometheus.example.yml does) and simulators every
-// second, with recording.yml and alerts.yml loaded, and starts Prometheus on
-// a free loopback port with its TSDB in a temp dir.
+// startPrometheus runs promrun's Prometheus scraping the bridges (instance
+// label = the bridge's instance ID, as prometheus.example.yml does) and the
+// simulators every second, with the embedded rules (the same files
+// dsbridge bench would load) in a temp dir.
 func startPrometheus(t *testing.T, bin string, bridges map[string]*testproc.Proc, sims []*testproc.Proc) *promAPI {
 	t.Helper()
 	dir := t.TempDir()
-	abs := func(p string) string {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	type static struct {
-		Targets []string          `yaml:"targets"`
-		Labels  map[string]string `yaml:"labels,omitempty"`
-	}
-	var bridgeTargets []static
-	for id, b := range bridges {
-		bridgeTargets = append(bridgeTargets, static{Targets: []string{b.Addr}, Labels: map[string]string{"instance": id}})
-	}
-	var simTargets []string
-	for _, s := range sims {
-		simTargets = append(simTargets, s.Addr)
-	}
-	cfg := map[string]any{
-		"global":     map[string]any{"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
-		"rule_files": []string{abs("prometheus/recording.yml"), abs("prometheus/alerts.yml")},
-		"scrape_configs": []any{
-			map[string]any{"job_name": "dsbridge", "static_configs": bridgeTargets},
-			map[string]any{"job_name": "ollamasim", "static_configs": []static{{Targets: simTargets}}},
-		},
-	}
-	data, err := yaml.Marshal(cfg)
+	rules, err := WriteRules(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
-		t.Fatal(err)
+	var targets []promrun.Target
+	for id, b := range bridges {
+		targets = append(targets, promrun.Target{Job: "dsbridge", Addr: b.Addr, Instance: id})
 	}
-	addr := testproc.FreeAddr(t)
-	var out bytes.Buffer
-	cmd := exec.Command(bin,
-		"--config.file="+cfgPath,
-		"--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr,
-		"--web.console.templates="+dir, "--web.console.libraries="+dir,
-		"--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	for _, s := range sims {
+		targets = append(targets, promrun.Target{Job: "ollamasim", Addr: s.Addr})
+	}
+	var out syncBuffer
+	srv, err := promrun.Start(context.Background(), promrun.Config{
+		Binary: bin, Dir: dir, ScrapeInterval: time.Second, RuleFiles: rules, Targets: targets, Log: &out,
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
 		if t.Failed() {
 			t.Logf("prometheus output:\n%s", out.String())
 		}
 	})
-	p := &promAPI{base: "http://" + addr}
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		resp, err := http.Get(p.base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return &promAPI{srv}
 }
 
 // driveLoad sends a bounded trickle of requests (about 10/s, one at a time:
@@ -316,44 +292,13 @@ func recordingRules(t *testing.T) []string {
 	return out
 }
 
-// promAPI is the little of Prometheus's HTTP API the test needs.
-type promAPI struct{ base string }
+// promAPI adds the test's conveniences to promrun.Server.
+type promAPI struct{ *promrun.Server }
 
-type promSeries struct {
-	Metric map[string]string `json:"metric"`
-}
-
-// query runs an instant query now and returns the result's series (or the
-// scalar as one unlabelled series).
-func (p *promAPI) query(expr string) ([]promSeries, error) {
-	resp, err := http.PostForm(p.base+"/api/v1/query", url.Values{"query": {expr}})
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Status    string `json:"status"`
-		Error     string `json:"error"`
-		ErrorType string `json:"errorType"`
-		Data      struct {
-			ResultType string          `json:"resultType"`
-			Result     json.RawMessage `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	if body.Status != "success" {
-		return nil, fmt.Errorf("%s: %s", body.ErrorType, body.Error)
-	}
-	if body.Data.ResultType == "scalar" {
-		return []promSeries{{}}, nil
-	}
-	var series []promSeries
-	if err := json.Unmarshal(body.Data.Result, &series); err != nil {
-		return nil, err
-	}
-	return series, nil
+// count is the number of series expr returns now.
+func (p *promAPI) count(expr string) (int, error) {
+	s, err := p.Query(context.Background(), expr)
+	return len(s), err
 }
 
 // waitFor polls until expr has data or timeout passes.
@@ -369,15 +314,10 @@ func (p *promAPI) waitFor(t *testing.T, expr string, timeout time.Duration) {
 	}
 }
 
-func (p *promAPI) count(expr string) (int, error) {
-	s, err := p.query(expr)
-	return len(s), err
-}
-
 // labelValues returns the sorted values of label over expr's result series.
 func (p *promAPI) labelValues(t *testing.T, expr, label string) []string {
 	t.Helper()
-	series, err := p.query(expr)
+	series, err := p.Query(context.Background(), expr)
 	if err != nil {
 		t.Fatalf("%s: %v", expr, err)
 	}
@@ -389,39 +329,22 @@ func (p *promAPI) labelValues(t *testing.T, expr, label string) []string {
 	return out
 }
 
-type promRule struct {
-	Name      string `json:"name"`
-	Alert     string `json:"alert"`
-	Health    string `json:"health"`
-	LastError string `json:"lastError"`
+// syncBuffer collects Prometheus's output from its two pipes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-// rules lists every loaded rule with its evaluation health.
-func (p *promAPI) rules(t *testing.T) []promRule {
-	t.Helper()
-	resp, err := http.Get(p.base + "/api/v1/rules")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Data struct {
-			Groups []struct {
-				Rules []promRule `json:"rules"`
-			} `json:"groups"`
-		} `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	var out []promRule
-	for _, g := range body.Data.Groups {
-		out = append(out, g.Rules...)
-	}
-	if len(out) == 0 {
-		t.Fatal("prometheus loaded no rules")
-	}
-	return out
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // checkLogLines reads a bridge's JSON log lines: every field the index
