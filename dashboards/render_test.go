@@ -103,3 +103,32 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// TestProvisioningFiles checks Grafana's provisioning files parse and point
+// where the README says to copy the dashboards.
+func TestProvisioningFiles(t *testing.T) {
+	var dash struct {
+		APIVersion int `yaml:"apiVersion"`
+		Providers  []struct {
+			Type    string `yaml:"type"`
+			Options struct {
+				Path string `yaml:"path"`
+			} `yaml:"options"`
+		} `yaml:"providers"`
+	}
+	readYAML(t, "grafana/provisioning/dashboards/dsbridge.yaml", &dash)
+	if dash.APIVersion != 1 || len(dash.Providers) != 1 || dash.Providers[0].Type != "file" ||
+		dash.Providers[0].Options.Path != "/var/lib/grafana/dashboards/dsbridge" {
+		t.Errorf("dashboard provider: %+v", dash)
+	}
+	var ds struct {
+		APIVersion  int `yaml:"apiVersion"`
+		Datasources []struct {
+			Type, URL string
+		} `yaml:"datasources"`
+	}
+	readYAML(t, "grafana/provisioning/datasources/prometheus.yaml", &ds)
+	if ds.APIVersion != 1 || len(ds.Datasources) != 1 || ds.Datasources[0].Type != "prometheus" {
+		t.Errorf("data source: %+v", ds)
+	}
+}
