@@ -29,13 +29,13 @@ func Fleet() (dashboard.Dashboard, error) {
 			query(`bridge_upstream_circuit_state{`+sel+`}`, "{{upstream}} via {{instance}}")).
 			Mappings(valueText(valueLabel{"0", "closed", "green"}, valueLabel{"1", "half-open", "orange"}, valueLabel{"2", "open", "red"}))).
 		WithRow(dashboard.NewRowBuilder("Load")).
-		WithPanel(graph("In-flight requests by upstream", "Requests the bridges have open to each upstream, summed over bridges.", "short", 8,
+		WithPanel(graph("In-flight requests by upstream", "Requests the bridges have open to each upstream, summed over bridges.", "short", 6,
 			query(`sum by (upstream) (bridge_upstream_in_flight{`+sel+`})`, "{{upstream}}"))).
-		WithPanel(graph("Queue depth by simulator and model", "Requests waiting for a slot in each simulated Ollama (OLLAMA_MAX_QUEUE bounds it).", "short", 8,
+		WithPanel(graph("Queue depth by simulator and model", "Requests waiting for a slot in each simulated Ollama (OLLAMA_MAX_QUEUE bounds it).", "short", 6,
 			query(`sum by (instance, model) (ollamasim_queue_depth)`, "{{instance}} {{model}}"))).
-		WithPanel(graph("Busy slots by simulator and model", "Requests being generated (OLLAMA_NUM_PARALLEL bounds it).", "short", 8,
+		WithPanel(graph("Busy slots by simulator and model", "Requests being generated (OLLAMA_NUM_PARALLEL bounds it).", "short", 6,
 			query(`sum by (instance, model) (ollamasim_busy_slots)`, "{{instance}} {{model}}"))).
-		WithPanel(graph("Loaded models by simulator", "Models held in memory; a load on demand costs the first request seconds.", "short", 8,
+		WithPanel(graph("Loaded models by simulator", "Models held in memory; a load on demand costs the first request seconds.", "short", 6,
 			query(`ollamasim_loaded_models`, "{{instance}}"))).
 		WithRow(dashboard.NewRowBuilder("Traffic")).
 		WithPanel(graph("Traffic share by upstream", "Each upstream's part of all upstream attempts, over all bridges.", "percentunit", 8,
