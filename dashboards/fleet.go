@@ -1,5 +1,7 @@
 package dashboards
 
+//lint:file-ignore SA1019 the v1 dashboard model is deliberate: file provisioning and every Grafana release load it, while dashboardv2 needs Grafana 12 with its new-layouts feature flag.
+
 import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
