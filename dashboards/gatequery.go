@@ -14,6 +14,7 @@ import (
 // equivalent: min/max of a latency (histograms keep buckets, not samples),
 // per-chaos-event failover time, the knee of a ramp, per-request token speed.
 //
+// Only client traffic counts (apiRoutes), as in the recording rules.
 // The bench measures from the client, the query from the bridges: a gate on
 // http_req_failed counts client-side errors (timeouts, refused connections)
 // that never reached a bridge, and the query counts 5xx answers only.
@@ -33,22 +34,22 @@ func GatePromQL(metric, agg, window string) (expr string, ok bool) {
 			if err != nil || p <= 0 || p >= 100 {
 				return "", false
 			}
-			return fmt.Sprintf(`1000 * histogram_quantile(%s, sum by (le) (rate(%s_bucket[%s])))`,
-				strconv.FormatFloat(p/100, 'f', -1, 64), h, window), true
+			return fmt.Sprintf(`1000 * histogram_quantile(%s, sum by (le) (rate(%s_bucket{%s}[%s])))`,
+				strconv.FormatFloat(p/100, 'f', -1, 64), h, apiRoutes, window), true
 		case agg == "avg":
-			return fmt.Sprintf(`1000 * sum(rate(%s_sum[%s])) / sum(rate(%s_count[%s]))`, h, window, h, window), true
+			return fmt.Sprintf(`1000 * sum(rate(%s_sum{%s}[%s])) / sum(rate(%s_count{%s}[%s]))`, h, apiRoutes, window, h, apiRoutes, window), true
 		}
 		return "", false
 	}
 	switch metric + " " + agg {
 	case "http_req_failed rate":
-		return fmt.Sprintf(`(sum(rate(bridge_requests_total{code=~"5.."}[%s])) or vector(0)) / sum(rate(bridge_requests_total[%s]))`, window, window), true
+		return fmt.Sprintf(`(sum(rate(bridge_requests_total{%s, code=~"5.."}[%s])) or vector(0)) / sum(rate(bridge_requests_total{%s}[%s]))`, apiRoutes, window, apiRoutes, window), true
 	case "http_req_failed count":
-		return fmt.Sprintf(`sum(increase(bridge_requests_total{code=~"5.."}[%s])) or vector(0)`, window), true
+		return fmt.Sprintf(`sum(increase(bridge_requests_total{%s, code=~"5.."}[%s])) or vector(0)`, apiRoutes, window), true
 	case "http_reqs rate":
-		return fmt.Sprintf(`sum(rate(bridge_requests_total[%s]))`, window), true
+		return fmt.Sprintf(`sum(rate(bridge_requests_total{%s}[%s]))`, apiRoutes, window), true
 	case "http_reqs count":
-		return fmt.Sprintf(`sum(increase(bridge_requests_total[%s]))`, window), true
+		return fmt.Sprintf(`sum(increase(bridge_requests_total{%s}[%s]))`, apiRoutes, window), true
 	}
 	return "", false
 }

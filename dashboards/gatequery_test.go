@@ -12,14 +12,14 @@ func TestGatePromQL(t *testing.T) {
 		want        string // "" means no PromQL equivalent
 	}{
 		// The seed's P99 < 500 ms gate, in ms like the gate.
-		{"http_req_duration", "p(99)", `1000 * histogram_quantile(0.99, sum by (le) (rate(bridge_request_duration_seconds_bucket[5m])))`},
+		{"http_req_duration", "p(99)", `1000 * histogram_quantile(0.99, sum by (le) (rate(bridge_request_duration_seconds_bucket{route!~"health|ready|metrics|pprof|admin_.*"}[5m])))`},
 		// med is p(50), as in k6.
-		{"ttft", "med", `1000 * histogram_quantile(0.5, sum by (le) (rate(bridge_time_to_first_token_seconds_bucket[5m])))`},
+		{"ttft", "med", `1000 * histogram_quantile(0.5, sum by (le) (rate(bridge_time_to_first_token_seconds_bucket{route!~"health|ready|metrics|pprof|admin_.*"}[5m])))`},
 		// The seed's mean latency, fleet-wide.
-		{"http_req_duration", "avg", `1000 * sum(rate(bridge_request_duration_seconds_sum[5m])) / sum(rate(bridge_request_duration_seconds_count[5m]))`},
+		{"http_req_duration", "avg", `1000 * sum(rate(bridge_request_duration_seconds_sum{route!~"health|ready|metrics|pprof|admin_.*"}[5m])) / sum(rate(bridge_request_duration_seconds_count{route!~"health|ready|metrics|pprof|admin_.*"}[5m]))`},
 		// success > 99 % is rate<0.01 on failures; no 5xx yet is 0, not no data.
-		{"http_req_failed", "rate", `(sum(rate(bridge_requests_total{code=~"5.."}[5m])) or vector(0)) / sum(rate(bridge_requests_total[5m]))`},
-		{"http_reqs", "rate", `sum(rate(bridge_requests_total[5m]))`},
+		{"http_req_failed", "rate", `(sum(rate(bridge_requests_total{route!~"health|ready|metrics|pprof|admin_.*", code=~"5.."}[5m])) or vector(0)) / sum(rate(bridge_requests_total{route!~"health|ready|metrics|pprof|admin_.*"}[5m]))`},
+		{"http_reqs", "rate", `sum(rate(bridge_requests_total{route!~"health|ready|metrics|pprof|admin_.*"}[5m]))`},
 		// A histogram has no max; the gate stays the bench's own.
 		{"http_req_duration", "max", ""},
 		// Out-of-range percentile.
@@ -38,5 +38,5 @@ func TestGatePromQL(t *testing.T) {
 func ExampleGatePromQL() {
 	q, _ := GatePromQL("http_req_duration", "p(99)", "5m")
 	fmt.Println(q)
-	// Output: 1000 * histogram_quantile(0.99, sum by (le) (rate(bridge_request_duration_seconds_bucket[5m])))
+	// Output: 1000 * histogram_quantile(0.99, sum by (le) (rate(bridge_request_duration_seconds_bucket{route!~"health|ready|metrics|pprof|admin_.*"}[5m])))
 }

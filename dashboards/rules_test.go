@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -92,5 +93,17 @@ func readYAML(t *testing.T, path string, v any) {
 	}
 	if err := yaml.Unmarshal(data, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// TestAPIRoutesSelectorShared keeps the client-traffic selector of the
+// recording rules and of the dashboards' own queries the same.
+func TestAPIRoutesSelectorShared(t *testing.T) {
+	data, err := os.ReadFile("prometheus/recording.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), apiRoutes); n < 3 {
+		t.Errorf("recording.yml uses %s %d times; want it on every request-based rule", apiRoutes, n)
 	}
 }

@@ -37,17 +37,17 @@ func Testbed() (dashboard.Dashboard, error) {
 			TagKeys("kind,instance")).
 		WithRow(dashboard.NewRowBuilder("Rate")).
 		WithPanel(graph("Achieved rate: bridges vs simulators", "Requests/s the bridges answered and the simulators served. The gap is failovers (two upstream requests for one client request) and requests answered by the bridge alone. The load generator's requested rate is in the bench report.", "reqps", 12,
-			query(`sum(rate(bridge_requests_total[$__rate_interval]))`, "bridges answered"),
+			query(`sum(rate(bridge_requests_total{`+apiRoutes+`}[$__rate_interval]))`, "bridges answered"),
 			query(`sum(rate(ollamasim_requests_total[$__rate_interval]))`, "simulators served"))).
 		WithPanel(graph("Simulator requests/s by endpoint and code", "", "reqps", 12,
 			query(`sum by (endpoint, code) (rate(ollamasim_requests_total[$__rate_interval]))`, "{{endpoint}} {{code}}"))).
 		WithRow(dashboard.NewRowBuilder("Gates")).
 		WithPanel(graph("P99 request duration vs the 500 ms gate", "All bridges. The gate p(99)<500 of the default scenario, and the seed's alert threshold.", "s", 8,
-			query(`histogram_quantile(0.99, sum by (le) (rate(bridge_request_duration_seconds_bucket[$__rate_interval])))`, "p99")).
+			query(`histogram_quantile(0.99, sum by (le) (rate(bridge_request_duration_seconds_bucket{`+apiRoutes+`}[$__rate_interval])))`, "p99")).
 			Thresholds(thresholds(step(0.5, "red"))).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine))).
 		WithPanel(graph("Failed request share", "5xx answers over all answers, all bridges; the gate rate<0.01 is the seed's success > 99 %.", "percentunit", 8,
-			query(`(sum(rate(bridge_requests_total{code=~"5.."}[$__rate_interval])) or vector(0)) / sum(rate(bridge_requests_total[$__rate_interval]))`, "failed")).
+			query(`(sum(rate(bridge_requests_total{`+apiRoutes+`, code=~"5.."}[$__rate_interval])) or vector(0)) / sum(rate(bridge_requests_total{`+apiRoutes+`}[$__rate_interval]))`, "failed")).
 			Thresholds(thresholds(step(0.01, "red"))).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine))).
 		WithPanel(graph("Failovers/s and upstreams up", "Failovers climb when a fault hits; upstreams up drops when the health checks take one out.", "short", 8,
