@@ -111,6 +111,8 @@ func KibanaNDJSON() ([]byte, error) {
 			Attributes: map[string]any{
 				"title":       s.title,
 				"description": s.description,
+				"hits":        0,
+				"version":     1,
 				"columns":     s.columns,
 				"sort":        [][2]string{s.sort},
 				"kibanaSavedObjectMeta": map[string]any{"searchSourceJSON": mustJSON(map[string]any{
@@ -131,6 +133,7 @@ func KibanaNDJSON() ([]byte, error) {
 			Attributes: map[string]any{
 				"title":       c.title,
 				"description": "",
+				"version":     1,
 				"visState": mustJSON(map[string]any{
 					"title": c.title, "type": "histogram",
 					"params": map[string]any{"type": "histogram", "addLegend": true, "legendPosition": "right", "addTooltip": true},
@@ -166,6 +169,8 @@ func KibanaNDJSON() ([]byte, error) {
 		Type: "dashboard", ID: "dsbridge-logs-dashboard",
 		Attributes: map[string]any{
 			"title":       "dsbridge: logs",
+			"hits":        0,
+			"version":     1,
 			"description": "Errors by instance, slow requests and failovers from the bridges' JSON logs.",
 			"panelsJSON":  mustJSON(panels),
 			"optionsJSON": mustJSON(map[string]any{"useMargins": true, "hidePanelTitles": false}),
