@@ -53,3 +53,14 @@ func GatePromQL(metric, agg, window string) (expr string, ok bool) {
 	}
 	return "", false
 }
+
+// GateThresholdPromQL is GatePromQL for a gate as the bench and k6 write it:
+// a threshold such as "p(99)<500" or "rate<0.01", whose aggregation is
+// everything before the comparison.
+func GateThresholdPromQL(metric, threshold, window string) (expr string, ok bool) {
+	i := strings.IndexAny(threshold, "<>=!")
+	if i < 0 {
+		return "", false
+	}
+	return GatePromQL(metric, strings.TrimSpace(threshold[:i]), window)
+}

@@ -40,3 +40,27 @@ func ExampleGatePromQL() {
 	fmt.Println(q)
 	// Output: 1000 * histogram_quantile(0.99, sum by (le) (rate(bridge_request_duration_seconds_bucket{route!~"health|ready|metrics|pprof|admin_.*"}[5m])))
 }
+
+// The bench's gates are k6 threshold strings; each row names the
+// GatePromQL aggregation it must come to ("" for none).
+func TestGateThresholdPromQL(t *testing.T) {
+	for _, tc := range []struct {
+		metric, threshold, agg string
+	}{
+		{"http_req_duration", "p(99)<500", "p(99)"},
+		{"http_req_duration", "p(95) <= 300", "p(95)"}, // spaces around the operator
+		{"http_req_failed", "rate<0.01", "rate"},
+		{"http_reqs", "count>=100", "count"},
+		{"http_req_duration", "max<2000", ""}, // no max from a histogram
+		{"http_req_duration", "p(99)", ""},    // no comparison
+	} {
+		got, ok := GateThresholdPromQL(tc.metric, tc.threshold, "5m")
+		want, wantOK := "", false
+		if tc.agg != "" {
+			want, wantOK = GatePromQL(tc.metric, tc.agg, "5m")
+		}
+		if ok != wantOK || got != want {
+			t.Errorf("GateThresholdPromQL(%s, %q) = %q, %v; want %q, %v", tc.metric, tc.threshold, got, ok, want, wantOK)
+		}
+	}
+}
