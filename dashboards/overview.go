@@ -77,9 +77,11 @@ func Overview() (dashboard.Dashboard, error) {
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine))).
 		WithPanel(graph("Resident memory by instance", "", "bytes", 8,
 			query(`process_resident_memory_bytes{`+sel+`} and on (job, instance) bridge_build_info`, "{{instance}}"))).
-		WithPanel(graph("Retries and failovers/s by instance", "A failover re-sends a request to another upstream before anything reached the client.", "reqps", 8,
+		WithPanel(graph("Retries, failovers and stream errors/s by instance", "A failover re-sends a request to another upstream before anything reached the client; a stream error is a failure after the first byte, which no retry can hide; a retry the budget refused means the fleet failed faster than the budget allows.", "reqps", 8,
 			query(`sum by (instance) (rate(bridge_retries_total{`+sel+`}[$__rate_interval]))`, "{{instance}} retries"),
-			query(`instance:bridge_failovers:rate5m{`+sel+`}`, "{{instance}} failovers"))).
+			query(`instance:bridge_failovers:rate5m{`+sel+`}`, "{{instance}} failovers"),
+			query(`sum by (instance) (rate(bridge_stream_errors_total{`+sel+`}[$__rate_interval]))`, "{{instance}} stream errors"),
+			query(`sum by (instance) (rate(bridge_retry_budget_exhausted_total{`+sel+`}[$__rate_interval]))`, "{{instance}} retries refused by budget"))).
 		WithPanel(graph("ERROR log lines per minute by instance", "The seed's log alert fires above 10 a minute; the lines themselves are in Kibana (dsbridge: errors by instance).", "short", 8,
 			query(`sum by (instance) (increase(bridge_log_messages_total{`+sel+`, level=~"(?i)error"}[1m]))`, "{{instance}}")).
 			Thresholds(thresholds(step(10, "red"))).
