@@ -18,6 +18,7 @@ type job struct {
 	prompt     string // what the answer is a function of
 	promptToks int
 	numPredict int
+	numCtx     int // options.num_ctx: a different one reloads the model
 	stop       []string
 	seed       int64
 	keepAlive  *time.Duration
@@ -118,7 +119,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 	if p.cut != nil && !j.stream {
 		panic(http.ErrAbortHandler) // close the connection, no answer
 	}
-	l, err := s.sched.acquire(ctx, j.model.name, j.keepAlive)
+	l, err := s.sched.acquire(ctx, j.model.name, j.keepAlive, j.numCtx)
 	if err != nil {
 		s.scheduleError(w, j, err)
 		return
@@ -194,8 +195,13 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 
 	if !j.stream {
 		for i := range g.tokens {
-			if p.hangMid != nil && i == p.hangMid.AfterTokens && !sleep(ctx, p.hangMid.Duration.D()) {
-				return
+			if p.hangMid != nil && i == p.hangMid.AfterTokens {
+				if d := p.hangMid.Duration.D(); d == 0 {
+					<-ctx.Done() // 0: until the client leaves
+					return
+				} else if !sleep(ctx, d) {
+					return
+				}
 			}
 			if i > 0 && !pace() {
 				s.metrics.request(j.endpoint, j.model.name, 499)

@@ -139,7 +139,10 @@ func (f *openAICompletionFormat) chunk(r api.GenerateResponse) openai.Completion
 	return c
 }
 
-func (f *openAICompletionFormat) token(b []byte, text string, _ bool, now time.Time) []byte {
+func (f *openAICompletionFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
+	if thinking {
+		text = "" // CompleteWriter keeps only "response": a thinking chunk has no text
+	}
 	return appendSSE(b, f.chunk(api.GenerateResponse{Model: f.model, CreatedAt: now, Response: text}))
 }
 
