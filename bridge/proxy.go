@@ -121,7 +121,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 	var errs []error
 	var kept *keptResponse
 	attempts := 0
-	for {
+	// Bounded: every pass either makes an attempt (at most MaxAttempts) or
+	// skips an upstream whose breaker refused (at most one per upstream).
+	for pass := 0; pass < len(st.pool.all)+st.cfg.Retry.MaxAttempts; pass++ {
 		u := st.pool.pick(req)
 		if u == nil {
 			break
