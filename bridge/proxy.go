@@ -389,11 +389,6 @@ type upstreamError struct {
 func (e *upstreamError) Error() string { return e.upstream + ": " + e.err.Error() }
 func (e *upstreamError) Unwrap() error { return e.err }
 
-func isDialError(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "dial"
-}
-
 // hopHeaders are per-connection (RFC 9110 §7.6.1) and never forwarded.
 func isHopHeader(k string) bool {
 	switch k {
