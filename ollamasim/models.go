@@ -16,20 +16,19 @@ import (
 
 // modelInfo is what /api/tags, /api/show and /api/ps say about a model.
 type modelInfo struct {
-	name        string
-	arch        string
-	details     api.ModelDetails
-	size        int64 // on disk
-	vramSize    int64 // loaded
-	digest      string
-	modified    time.Time
-	params      int64
-	blocks      int
-	embedLen    int
-	contextLen  int
-	template    string
-	caps        []model.Capability
-	idPrefixLen int
+	name       string
+	arch       string
+	details    api.ModelDetails
+	size       int64 // on disk
+	vramSize   int64 // loaded
+	digest     string
+	modified   time.Time
+	params     int64
+	blocks     int
+	embedLen   int
+	contextLen int
+	template   string
+	caps       []model.Capability
 }
 
 // newModelInfo derives plausible metadata from the model's name: family
@@ -61,6 +60,19 @@ func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
 	if params > 20e9 {
 		blocks = 64
 	}
+	embedLen := p.EmbeddingLength
+	if embedLen <= 0 {
+		switch {
+		case params < 2e9:
+			embedLen = 2048
+		case params < 5e9:
+			embedLen = 3072
+		case params < 10e9:
+			embedLen = 3584
+		default:
+			embedLen = 5120
+		}
+	}
 	return &modelInfo{
 		name: name, arch: arch,
 		details: api.ModelDetails{
@@ -69,7 +81,7 @@ func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
 		},
 		size: size, vramSize: size + size/8, digest: hex.EncodeToString(sum[:]),
 		modified: modified.UTC(), params: params, blocks: blocks,
-		embedLen: p.EmbeddingLength, contextLen: p.ContextLength,
+		embedLen: embedLen, contextLen: p.ContextLength,
 		template: "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n",
 		caps:     caps,
 	}
@@ -144,7 +156,7 @@ func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Models = append(out.Models, api.ProcessModelResponse{
 			Name: m.name, Model: m.name, Size: m.vramSize, Digest: m.digest, Details: m.details,
-			ExpiresAt: exp.UTC(), SizeVRAM: m.vramSize, ContextLength: m.contextLen,
+			ExpiresAt: exp.UTC(), SizeVRAM: m.vramSize, ContextLength: st.numCtx,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -153,11 +165,13 @@ func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) showResponse(m *modelInfo) api.ShowResponse {
 	a := m.arch
+	// The key set of a llama-architecture GGUF as Ollama reports it
+	// (transcript 52_show); large arrays are null unless verbose.
 	info := map[string]any{
+		"general.alignment":                     32,
 		"general.architecture":                  a,
 		"general.file_type":                     15,
 		"general.parameter_count":               m.params,
-		"general.quantization_version":          2,
 		a + ".attention.head_count":             28,
 		a + ".attention.head_count_kv":          4,
 		a + ".attention.layer_norm_rms_epsilon": 0.000001,
@@ -165,13 +179,19 @@ func (s *Server) showResponse(m *modelInfo) api.ShowResponse {
 		a + ".context_length":                   131072,
 		a + ".embedding_length":                 m.embedLen,
 		a + ".feed_forward_length":              18944,
-		a + ".rope.freq_base":                   10000,
-		"tokenizer.ggml.model":                  "gpt2",
+		a + ".rope.dimension_count":             128,
+		a + ".rope.freq_base":                   1000000,
+		a + ".vocab_size":                       152064,
+		"tokenizer.ggml.add_bos_token":          true,
+		"tokenizer.ggml.add_eos_token":          false,
 		"tokenizer.ggml.bos_token_id":           151646,
 		"tokenizer.ggml.eos_token_id":           151643,
-		"tokenizer.ggml.tokens":                 nil,
+		"tokenizer.ggml.model":                  "gpt2",
+		"tokenizer.ggml.pre":                    "default",
+		"tokenizer.ggml.scores":                 nil,
 		"tokenizer.ggml.token_type":             nil,
-		"tokenizer.ggml.merges":                 nil,
+		"tokenizer.ggml.tokens":                 nil,
+		"tokenizer.ggml.unknown_token_id":       0,
 	}
 	tensors := []api.Tensor{{Name: "token_embd.weight", Type: "Q4_K", Shape: []uint64{uint64(m.embedLen), 152064}}}
 	for b := range m.blocks {
@@ -213,6 +233,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 	}
 	name := req.Model
 	if name == "" {
+		//lint:ignore SA1019 Ollama still accepts the deprecated field (cmp.Or(r.Model, r.Name)).
 		name = req.Name
 	}
 	if !s.simpleFaults(w, r, ep, false) {

@@ -31,6 +31,7 @@ type Server struct {
 	models         map[string]*modelInfo
 	order          []*modelInfo
 	metricsHandler http.Handler
+	options        optionKinds
 	ids            atomic.Uint64 // chatcmpl-N / cmpl-N ids
 }
 
@@ -62,13 +63,18 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 	if cfg.MaxLoadedModels <= 0 {
 		cfg.MaxLoadedModels = 3 // defaultModelsPerGPU × one GPU (server/sched.go)
 	}
-	if cfg.KeepAlive < 0 {
-		cfg.KeepAlive = forever
+	s0 := 5 * time.Minute // OLLAMA_KEEP_ALIVE default (envconfig)
+	if cfg.KeepAlive != nil {
+		s0 = *cfg.KeepAlive
 	}
+	if s0 < 0 {
+		s0 = forever
+	}
+	cfg.KeepAlive = &s0
 	if cfg.Profiles.Default == (Profile{}) {
 		cfg.Profiles.Default = DefaultProfile()
 	}
-	s := &Server{cfg: cfg, now: cfg.Now, exit: cfg.Exit, models: map[string]*modelInfo{}}
+	s := &Server{cfg: cfg, now: cfg.Now, exit: cfg.Exit, models: map[string]*modelInfo{}, options: newOptionKinds()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -84,7 +90,7 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 		s.order = append(s.order, mi)
 	}
 	s.faults = newFaultSet(cfg.Seed, func(k FaultKind) { s.metrics.faults.WithLabelValues(string(k)).Inc() })
-	s.sched = newScheduler(&s.cfg, s.now, s.loadTime)
+	s.sched = newScheduler(&s.cfg, s.now, s.loadTime, func(m string) int { return s.models[m].contextLen })
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
