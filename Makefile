@@ -7,7 +7,8 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-sim lint clean ollama conformance
+
+.PHONY: build test fuzz bench bench-sim lint clean ollama conformance dashboards
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -56,6 +57,15 @@ bench: build
 # bytes, measured in one run.
 bench-sim: build
 	$(GO) test -run '^$$' -bench '^BenchmarkSimVsBare$$' -benchtime 1x -count 1 ./ollamasim
+
+# Regenerate the Grafana dashboards' JSON and provisioning files from
+# dashboards/*.go (commit the result: a test fails when they are stale), and
+# check the Prometheus rules when promtool is installed.
+dashboards:
+	$(GO) generate ./dashboards
+	@if command -v promtool >/dev/null; then \
+	  cd dashboards/prometheus && promtool check rules recording.yml alerts.yml && promtool test rules alerts_test.yml; \
+	else echo "promtool not found: rules not checked (apt-get install prometheus)"; fi
 
 lint:
 	$(GO) vet ./...

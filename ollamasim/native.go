@@ -215,10 +215,7 @@ type generateFormat struct {
 func (f *generateFormat) streamType() string { return ctNDJSON }
 
 func (f *generateFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
-	if thinking {
-		return appendLine(b, api.GenerateResponse{Model: f.model, CreatedAt: now.UTC(), Thinking: text})
-	}
-	return appendLine(b, api.GenerateResponse{Model: f.model, CreatedAt: now.UTC(), Response: text})
+	return appendGenerateToken(b, f.model, now.UTC(), text, thinking)
 }
 
 func (f *generateFormat) resp(r *result, thinking, text string) api.GenerateResponse {
@@ -249,7 +246,7 @@ type chatFormat struct{ model string }
 func (f *chatFormat) streamType() string { return ctNDJSON }
 
 func (f *chatFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
-	return appendLine(b, api.ChatResponse{Model: f.model, CreatedAt: now.UTC(), Message: message(text, thinking)})
+	return appendChatToken(b, f.model, now.UTC(), text, thinking)
 }
 
 // message is a streamed assistant message: reasoning goes in "thinking",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +45,11 @@ type runner struct {
 	name     string
 	parallel int
 	slots    chan struct{} // a token per busy slot
+	// stall is the total prompt-evaluation time started on this model. A
+	// runner evaluates a new prompt in the same batches as the other
+	// streams' next tokens, so they stall for about that long: each stream
+	// adds the growth of stall since its last token to its next interval.
+	stall atomic.Int64
 
 	// guarded by scheduler.mu
 	state       runnerState

@@ -73,3 +73,26 @@ func TestDecodeSlowsWhenShared(t *testing.T) {
 		t.Fatalf("eval %v alone, %v mean of 4 sharing; want sharing ≥ 2× slower", alone, mean)
 	}
 }
+
+// TestPrefillStallsOtherStreams: a new prompt evaluated on a model stalls
+// the streams already decoding on it, as llama.cpp batches them together.
+func TestPrefillStallsOtherStreams(t *testing.T) {
+	p := startSim(t, "--parallel", "2", "--load-time", "0", "--ttft", "0", "--prefill-per-token", "2ms",
+		"--tokens-per-second", "50", "--batch-slowdown", "0")
+	var wg sync.WaitGroup
+	var evalA time.Duration
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _, b := post(t, p.URL+"/api/chat", `{"model":"deepseek-r1:7b","messages":[{"role":"user","content":"a"}],"stream":false,"options":{"num_predict":20}}`)
+		evalA = time.Duration(mustJSON(t, b)["eval_duration"].(float64))
+	}()
+	time.Sleep(100 * time.Millisecond) // A is decoding (20 tokens take ~380ms)
+	_, _, b := post(t, p.URL+"/api/chat", fmt.Sprintf(`{"model":"deepseek-r1:7b","messages":[{"role":"user","content":%q}],"stream":false,"options":{"num_predict":1}}`, strings.Repeat("word ", 200)))
+	promptB := mustJSON(t, b)["prompt_eval_count"].(float64)
+	wg.Wait()
+	// A alone: 19 intervals of 20ms = 380ms; B's prompt adds ≥ 400ms.
+	if want := 380*time.Millisecond + time.Duration(promptB)*2*time.Millisecond; evalA < want {
+		t.Fatalf("A's eval_duration %v; want ≥ %v with B's %v-token prompt evaluated meanwhile", evalA, want, promptB)
+	}
+}
