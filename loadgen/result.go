@@ -16,7 +16,7 @@ type Result struct {
 	Endpoint Endpoint  //
 	Intended time.Time // when it was due
 	Sent     time.Time // when it actually left; Sent-Intended is the generator's lag
-	Done     time.Time // when the response ended (last byte, error or time-out)
+	Done     time.Time // when the response ended: its final line, else its last byte, error or time-out
 
 	Latency      time.Duration   // Done - Intended
 	TTFT         time.Duration   // first output token - Intended; 0 = no token (or not streamed)

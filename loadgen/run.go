@@ -60,7 +60,7 @@ type Config struct {
 	ProgressEvery time.Duration
 
 	// OnResult, if set, sees every Result as it is added (from Run's
-	// goroutine), e.g. to write a raw log. It must not keep r.ITL.
+	// goroutine), e.g. to write a raw log. r is not reused afterwards.
 	OnResult func(r *Result)
 }
 
