@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench lint clean
+.PHONY: build test fuzz bench bench-proxy lint clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -29,6 +29,14 @@ fuzz:
 
 bench: build
 	@echo "make bench: not wired yet" >&2; exit 2
+
+# Issue 3's side-by-side proxy benchmark: direct, nginx, a plain
+# httputil.ReverseProxy and the bridge, driven by wrk on the same upstreams.
+# Needs wrk and nginx-light. PROXYBENCH_FLAGS passes more flags, e.g.
+# PROXYBENCH_FLAGS='--profile --repeat 5'; see go run ./bench/proxybench --help.
+PROXYBENCH_FLAGS ?=
+bench-proxy: build
+	$(GO) run ./bench/proxybench --dsbridge $(BIN) --out out/proxybench $(PROXYBENCH_FLAGS)
 
 lint:
 	$(GO) vet ./...

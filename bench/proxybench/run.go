@@ -34,7 +34,8 @@ type cell struct {
 	UpCPUPer1k     float64 `json:"upstream_cpu_ms_per_1000"`
 	WrkCPUPer1k    float64 `json:"wrk_cpu_ms_per_1000"`
 	MachineBusyPct float64 `json:"machine_busy_pct"` // of all cores, during the cell
-	OtherCPUPct    float64 `json:"other_cpu_pct"`    // busy minus wrk, proxy and upstreams: other users, softirq
+	IRQCPUPct      float64 `json:"irq_cpu_pct"`      // hard+soft interrupts (loopback TCP), of all cores
+	OtherCPUPct    float64 `json:"other_cpu_pct"`    // busy minus interrupts, wrk, proxy and upstreams: other users of the machine
 	LoadAvg1       float64 `json:"loadavg1_after"`
 	AllocsPerReq   float64 `json:"allocs_per_req,omitempty"` // bridge only, from go_memstats_mallocs_total when exposed
 }
@@ -222,7 +223,9 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 		busy := s1.busy - s0.busy
 		ours := (p1 - p0) + (u1 - u0) + res.cpu
 		cl.MachineBusyPct = 100 * float64(busy) / float64(total)
-		cl.OtherCPUPct = max(0, 100*float64(busy-ours)/float64(total))
+		irq := s1.irq - s0.irq
+		cl.IRQCPUPct = 100 * float64(irq) / float64(total)
+		cl.OtherCPUPct = max(0, 100*float64(busy-irq-ours)/float64(total))
 	}
 	if mallocs0 >= 0 && mallocs1 > mallocs0 && n > 0 {
 		cl.AllocsPerReq = (mallocs1 - mallocs0) / n
