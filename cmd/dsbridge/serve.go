@@ -3,10 +3,96 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/dsbridge/dsbridge/bridge"
 )
 
-// runServe is not built yet: see issue 3.
-func runServe(_ context.Context, _ []string, _, _ io.Writer) error {
-	return errors.New("not implemented yet (issue 3)")
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, " ") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// runServe runs the HA gateway. The YAML file (--config) holds everything;
+// flags override it, and are applied again on every reload (SIGHUP or POST
+// /admin/reload), which re-reads the file.
+func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var upstreams stringList
+	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:11434, or the config's listen)")
+	fs.Var(&upstreams, "upstream", "Ollama instance URL[,weight=N][,backup][,max_in_flight=N]; repeatable; replaces the config's list")
+	instance := fs.String("instance-id", "", "this bridge's id in logs and metrics (default: host name)")
+	configPath := fs.String("config", "", "YAML configuration file")
+	policy := fs.String("policy", "", "selection policy: model-aware, round_robin or least_outstanding")
+	adminToken := fs.String("admin-token", "", "enables management calls and guards the admin API")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: dsbridge serve --listen ADDR --upstream URL [--upstream URL …] [--instance-id ID] [--config FILE]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "serve: unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	load := func() (bridge.Config, error) {
+		cfg, err := bridge.LoadConfig(*configPath)
+		if err != nil {
+			return cfg, err
+		}
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		if len(upstreams) > 0 {
+			cfg.Upstreams = nil
+			for _, s := range upstreams {
+				u, err := bridge.ParseUpstreamFlag(s)
+				if err != nil {
+					return cfg, err
+				}
+				cfg.Upstreams = append(cfg.Upstreams, u)
+			}
+		}
+		if *instance != "" {
+			cfg.InstanceID = *instance
+		}
+		if cfg.InstanceID == "" {
+			cfg.InstanceID, _ = os.Hostname()
+		}
+		if *policy != "" {
+			cfg.Policy = *policy
+		}
+		if *adminToken != "" {
+			cfg.AdminToken = *adminToken
+		}
+		if *logLevel != "" {
+			cfg.Log.Level = *logLevel
+		}
+		return cfg, cfg.Validate()
+	}
+	cfg, err := load()
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	logger, err := bridge.NewLogger(stderr, cfg.Log.Level, cfg.InstanceID)
+	if err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	return bridge.Run(ctx, cfg, bridge.Options{Version: version, Logger: logger, Reload: load}, hup, nil)
 }

@@ -1,0 +1,190 @@
+package bridge
+
+import (
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the bridge's Prometheus series. The registry is passed in (no
+// global). Label sets are bounded: routes come from the route table, models
+// from what the fleet lists (anything else is "unknown"), codes from HTTP,
+// upstreams from the config. Children are resolved once and cached so the
+// hot path does no label hashing.
+type metrics struct {
+	requests     *prometheus.CounterVec
+	duration     *prometheus.HistogramVec
+	ttft         *prometheus.HistogramVec
+	overhead     prometheus.Histogram
+	upstreamReqs *prometheus.CounterVec
+	retries      prometheus.Counter
+	failovers    prometheus.Counter
+	reloads      *prometheus.CounterVec
+	ready        prometheus.Gauge
+	streamErrors prometheus.Counter
+	budgetDenied prometheus.Counter
+
+	mu       sync.RWMutex
+	reqCache map[reqKey]prometheus.Counter
+	// routeHists holds per-route children by route index.
+	routeDur  []prometheus.Observer
+	routeTTFT []prometheus.Observer
+}
+
+type reqKey struct {
+	route int
+	model string
+	code  int
+}
+
+// LLM latencies span milliseconds (an embedding) to minutes (a long stream).
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
+func newMetrics(reg prometheus.Registerer, version, instance string, upstreams func() []*Upstream) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_requests_total",
+			Help: "Requests answered by the bridge, by route, model and HTTP status code."}, []string{"route", "model", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bridge_request_duration_seconds",
+			Help: "Time from request arrival to the last byte of the answer.", Buckets: latencyBuckets}, []string{"route"}),
+		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bridge_time_to_first_token_seconds",
+			Help: "Time from request arrival to the first body byte of a streamed answer.", Buckets: latencyBuckets}, []string{"route"}),
+		overhead: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bridge_overhead_seconds",
+			Help:    "Time the bridge itself added: request duration minus the final upstream exchange.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5}}),
+		upstreamReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_upstream_requests_total",
+			Help: "Attempts sent to each upstream by outcome (success, failure, client_error, canceled)."}, []string{"upstream", "outcome"}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_retries_total",
+			Help: "Attempts re-sent to another upstream after a failure before the first byte."}),
+		failovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_failovers_total",
+			Help: "Requests that succeeded on another upstream after their first choice failed."}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_config_reloads_total",
+			Help: "Configuration reloads by result (success, failure)."}, []string{"result"}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bridge_ready",
+			Help: "1 when the bridge can serve (an upstream is available and it is not draining)."}),
+		streamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_stream_errors_total",
+			Help: "Streams that failed after their first byte and were ended with a protocol error."}),
+		budgetDenied: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_retry_budget_exhausted_total",
+			Help: "Retries not made because the retry budget was spent."}),
+		reqCache: map[reqKey]prometheus.Counter{},
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bridge_build_info",
+		Help: "Always 1; labels carry the version and Go version."}, []string{"version", "goversion", "instance_id"})
+	goVersion := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+	}
+	build.WithLabelValues(version, goVersion, instance).Set(1)
+	for _, r := range routeTable() {
+		m.routeDur = append(m.routeDur, m.duration.WithLabelValues(r.name))
+		m.routeTTFT = append(m.routeTTFT, m.ttft.WithLabelValues(r.name))
+	}
+	for _, res := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(res)
+	}
+	reg.MustRegister(m.requests, m.duration, m.ttft, m.overhead, m.upstreamReqs, m.retries, m.failovers,
+		m.reloads, m.ready, m.streamErrors, m.budgetDenied, build, &upstreamCollector{upstreams: upstreams},
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// request counts one answered request; the child is cached by its labels.
+func (m *metrics) request(route int, model string, code int) {
+	k := reqKey{route, model, code}
+	m.mu.RLock()
+	c, ok := m.reqCache[k]
+	m.mu.RUnlock()
+	if !ok {
+		m.mu.Lock()
+		if c, ok = m.reqCache[k]; !ok {
+			c = m.requests.WithLabelValues(routeTable()[route].name, model, strconv.Itoa(code))
+			m.reqCache[k] = c
+		}
+		m.mu.Unlock()
+	}
+	c.Inc()
+}
+
+// bindUpstream resolves an upstream's outcome children once.
+func (m *metrics) bindUpstream(u *Upstream) {
+	u.m = upstreamMetrics{
+		success:     m.upstreamReqs.WithLabelValues(u.name, "success"),
+		failure:     m.upstreamReqs.WithLabelValues(u.name, "failure"),
+		clientError: m.upstreamReqs.WithLabelValues(u.name, "client_error"),
+		canceled:    m.upstreamReqs.WithLabelValues(u.name, "canceled"),
+	}
+}
+
+// forgetUpstream drops the series of an upstream a reload removed, so label
+// values stay bounded by the current config.
+func (m *metrics) forgetUpstream(name string) {
+	for _, o := range []string{"success", "failure", "client_error", "canceled"} {
+		m.upstreamReqs.DeleteLabelValues(name, o)
+	}
+}
+
+// upstreamCollector reads per-upstream state at scrape time from the atomics
+// the hot path keeps anyway, instead of mirroring it into gauges on every
+// request (client_golang testutil: don't use metrics as state).
+type upstreamCollector struct {
+	upstreams func() []*Upstream
+}
+
+var (
+	descUp       = prometheus.NewDesc("bridge_upstream_up", "1 when the upstream is available for new requests.", []string{"upstream"}, nil)
+	descCircuit  = prometheus.NewDesc("bridge_upstream_circuit_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", []string{"upstream"}, nil)
+	descInFlight = prometheus.NewDesc("bridge_upstream_in_flight", "Requests in flight to the upstream.", []string{"upstream"}, nil)
+)
+
+func (c *upstreamCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descUp
+	ch <- descCircuit
+	ch <- descInFlight
+}
+
+func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, u := range c.upstreams() {
+		up := 0.0
+		if u.Available(u.clock().UnixNano()) {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, u.name)
+		ch <- prometheus.MustNewConstMetric(descCircuit, prometheus.GaugeValue, stateValue(u.brk.state()), u.name)
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(u.inFlight.Load()), u.name)
+	}
+}
+
+// budget is the retry budget: every request deposits ratio of a token, every
+// retry withdraws one; the reserve never exceeds min + 10 s worth of deposits
+// at ratio. Lock-free, in milli-tokens.
+type budget struct {
+	milli   atomic.Int64
+	deposit int64
+	max     int64
+}
+
+func newBudget(c RetryConfig) *budget {
+	b := &budget{deposit: int64(c.BudgetRatio * 1000), max: int64(c.BudgetMin)*1000 + 1000*100}
+	b.milli.Store(int64(c.BudgetMin) * 1000)
+	return b
+}
+
+func (b *budget) onRequest() {
+	if b.deposit == 0 {
+		return
+	}
+	if b.milli.Add(b.deposit) > b.max {
+		b.milli.Store(b.max)
+	}
+}
+
+func (b *budget) withdraw() bool {
+	if b.milli.Add(-1000) >= 0 {
+		return true
+	}
+	b.milli.Add(1000)
+	return false
+}

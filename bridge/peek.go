@@ -1,0 +1,132 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
+// peeked is what the bridge needs from a request body: the model, whether
+// the answer streams, and where the prompt is (for prefix affinity). It is
+// found by scanning the top-level keys of the already validated JSON, never
+// by decoding the whole body into Go values: chat bodies carry long message
+// histories and images, and the bridge must not pay for them.
+type peeked struct {
+	model     string
+	streamSet bool // "stream" was present and a bool
+	stream    bool
+	prompt    []byte // raw value of "messages", "prompt" or "input"; nil if absent
+}
+
+var (
+	errEmptyBody   = errors.New("missing request body")
+	errNotAnObject = errors.New("json: request body must be a JSON object")
+)
+
+// peekBody checks that b is one JSON object and reads its model, stream and
+// prompt keys. Like encoding/json, a repeated key's last value wins. The
+// error is Go's own decoder message for malformed JSON, as Ollama gives.
+func peekBody(b []byte) (peeked, error) {
+	var p peeked
+	if len(bytes.TrimSpace(b)) == 0 {
+		return p, errEmptyBody
+	}
+	if !json.Valid(b) {
+		// Slow path, only for bad input: let the decoder word the error.
+		var v any
+		err := json.NewDecoder(bytes.NewReader(b)).Decode(&v)
+		if err == nil {
+			err = errors.New("invalid character after top-level value")
+		}
+		return p, err
+	}
+	i := skipWS(b, 0)
+	if b[i] != '{' {
+		return p, errNotAnObject
+	}
+	i = skipWS(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		// b is valid JSON: a key string, a colon, a value, maybe a comma.
+		kEnd := skipString(b, i)
+		key := b[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			_ = json.Unmarshal(b[i:kEnd], &k)
+			key = []byte(k)
+		}
+		i = skipWS(b, kEnd)
+		i = skipWS(b, i+1) // past ':'
+		vEnd := skipValue(b, i)
+		val := b[i:vEnd]
+		switch string(key) { // no allocation: the compiler special-cases this
+		case "model":
+			p.model = ""
+			if val[0] == '"' {
+				if bytes.IndexByte(val, '\\') < 0 {
+					p.model = string(val[1 : len(val)-1])
+				} else {
+					_ = json.Unmarshal(val, &p.model)
+				}
+			}
+		case "stream":
+			p.streamSet = val[0] == 't' || val[0] == 'f'
+			p.stream = val[0] == 't'
+		case "messages", "prompt", "input":
+			p.prompt = val
+		}
+		i = skipWS(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+	}
+	return p, nil
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index just past the string starting at b[i]=='"'.
+func skipString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the (valid) value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipString(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r' {
+		j++
+	}
+	return j
+}

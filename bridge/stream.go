@@ -1,0 +1,177 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+)
+
+// relay copies an upstream answer to the client. The headers are committed
+// only once the first body byte has arrived, so a response that dies before
+// it can still be re-sent elsewhere. A streamed answer (no Content-Length:
+// Ollama's NDJSON, OpenAI's SSE) is flushed chunk by chunk and read under an
+// idle bound; no total time-out. Back-pressure is the client's: we read the
+// next chunk only after the last one was written.
+func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *request, u *Upstream,
+	resp *http.Response, ctx context.Context, cancel context.CancelCauseFunc, timer *time.Timer,
+	stopDead func() bool, done func(bool), start, upStart time.Time) attemptResult {
+	defer resp.Body.Close()
+	bp := h.bufPool.Get().(*[]byte)
+	defer h.bufPool.Put(bp)
+	buf := *bp
+
+	n, rerr := readSome(resp.Body, buf)
+	if n == 0 && rerr != nil && rerr != io.EOF {
+		// Nothing written yet: still retryable.
+		return h.attemptFailed(r, u, ctx, rerr, done)
+	}
+	// From here on the client owns the answer: no more failover.
+	stopDead()
+	streaming := resp.ContentLength < 0
+	if streaming || (rerr == nil && int64(n) < resp.ContentLength) {
+		idle := st.cfg.Timeouts.Idle
+		if timer == nil {
+			timer = time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
+			defer timer.Stop()
+		} else {
+			timer.Reset(idle)
+		}
+	} else if timer != nil {
+		timer.Stop()
+	}
+
+	copyHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.StatusCode)
+	checkLines := streaming && resp.StatusCode == http.StatusOK
+	var flusher http.Flusher
+	if streaming {
+		flusher, _ = w.(http.Flusher)
+	}
+	if req.stream {
+		h.metrics.routeTTFT[req.route.idx].Observe(h.clock().Sub(start).Seconds())
+	}
+	errLine := false
+	var last byte
+	for {
+		if n > 0 {
+			chunk := buf[:n]
+			if checkLines && !errLine && hasErrorLine(chunk, last) {
+				errLine = true
+			}
+			last = chunk[n-1]
+			if _, werr := w.Write(chunk); werr != nil {
+				done(true) // the client went away; the upstream did nothing wrong
+				u.m.canceled.Inc()
+				return attemptResult{code: statusClientClosed, err: werr}
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if rerr != nil {
+			break
+		}
+		n, rerr = readSome(resp.Body, buf)
+		if timer != nil && streaming {
+			timer.Reset(st.cfg.Timeouts.Idle)
+		}
+	}
+	end := h.clock()
+	h.metrics.overhead.Observe((end.Sub(start) - end.Sub(upStart)).Seconds())
+
+	if rerr == io.EOF && !errLine {
+		done(true)
+		if resp.StatusCode >= 400 {
+			u.m.clientError.Inc()
+		} else {
+			u.m.success.Inc()
+		}
+		return attemptResult{code: resp.StatusCode}
+	}
+	// The upstream failed mid-answer: count it, end the client's stream in
+	// its own protocol.
+	done(false)
+	u.recordFailure(end.UnixNano())
+	h.metrics.streamErrors.Inc()
+	if errLine {
+		// Ollama's own {"error":…} line already went out as is.
+		return attemptResult{code: resp.StatusCode, err: &upstreamError{u.name, errors.New("error line in stream")}}
+	}
+	cause := rerr
+	if c := context.Cause(ctx); c != nil && r.Context().Err() == nil {
+		cause = c
+	}
+	if r.Context().Err() != nil {
+		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
+	}
+	err := &upstreamError{u.name, cause}
+	line, ok := streamErrorLine(resp.Header.Get("Content-Type"), "upstream failed mid-stream: "+cause.Error())
+	if !ok {
+		// Not a line protocol: the only honest signal is a cut connection.
+		return attemptResult{code: resp.StatusCode, err: err, abort: true}
+	}
+	if last != '\n' && last != 0 {
+		line = append([]byte{'\n'}, line...)
+	}
+	_, _ = w.Write(line)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	return attemptResult{code: resp.StatusCode, err: err}
+}
+
+// attemptFailed accounts for an attempt that failed before the first byte.
+func (h *Handler) attemptFailed(r *http.Request, u *Upstream, ctx context.Context, err error, done func(bool)) attemptResult {
+	if r.Context().Err() != nil {
+		done(true)
+		u.m.canceled.Inc()
+		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
+	}
+	if c := context.Cause(ctx); c != nil && c != context.Canceled {
+		err = c
+	}
+	done(false)
+	u.recordFailure(h.clock().UnixNano())
+	return attemptResult{retry: true, err: &upstreamError{u.name, err}}
+}
+
+// readSome reads until it has at least one byte or an error: a Read may
+// return 0, nil.
+func readSome(r io.Reader, buf []byte) (int, error) {
+	for i := 0; i < 100; i++ {
+		n, err := r.Read(buf)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, io.ErrNoProgress
+}
+
+// hasErrorLine reports whether a stream chunk holds an Ollama error line: a
+// line that is the object {"error":…}, bare (NDJSON) or as an SSE data
+// field. Inside a token the text would be escaped (\"error\"), so a raw
+// `{"error"` at a line start is only ever the error object. prev is the byte
+// before the chunk (0 at the start).
+func hasErrorLine(chunk []byte, prev byte) bool {
+	pat := []byte(`{"error"`)
+	for off := 0; off < len(chunk); {
+		i := bytes.Index(chunk[off:], pat)
+		if i < 0 {
+			return false
+		}
+		i += off
+		before := prev
+		if i > 0 {
+			before = chunk[i-1]
+		}
+		if before == '\n' || before == 0 && i == 0 || bytes.HasSuffix(chunk[:i], []byte("data: ")) ||
+			bytes.HasSuffix(chunk[:i], []byte("data:")) {
+			return true
+		}
+		off = i + 1
+	}
+	return false
+}

@@ -1,0 +1,354 @@
+package ollamasim
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"time"
+)
+
+// ErrMaxQueue is Ollama's queue-full error, two spaces and all
+// (server/sched.go ErrMaxQueue).
+var ErrMaxQueue = errors.New("server busy, please try again.  maximum pending requests exceeded")
+
+// forever is how Ollama stores a negative keep_alive (api.Duration).
+const forever = time.Duration(math.MaxInt64)
+
+// scheduler models Ollama's server/sched.go as seen from outside:
+//
+//	request ─▶ model loaded? ──yes──▶ runner (no bound) ─▶ wait for one of NUM_PARALLEL slots
+//	             │no
+//	             ▼
+//	          pending queue (bounded: MAX_QUEUE, plus the one being scheduled) ─▶ 503 when full
+//	             │
+//	             ▼
+//	          evict idle models over MAX_LOADED_MODELS, load (load_time) ─▶ runner
+//
+// The bound applies only while a model is being scheduled, as in Ollama
+// v0.17.4 (ollama#7758); StrictQueue also bounds the wait for a slot.
+type scheduler struct {
+	cfg     *Config
+	now     func() time.Time
+	loadFor func(model string) time.Duration // includes slow_load faults
+
+	mu      sync.Mutex
+	runners map[string]*runner
+	pending int           // requests waiting for a model to be scheduled
+	changed chan struct{} // closed and replaced when a runner goes idle or unloads
+}
+
+// runner is one model's state.
+type runner struct {
+	name     string
+	parallel int
+	slots    chan struct{} // a token per busy slot
+
+	// guarded by scheduler.mu
+	state       runnerState
+	ready       chan struct{} // closed when loading ends
+	refCount    int
+	session     time.Duration
+	timer       *time.Timer
+	gen         uint64 // bumps on every load/unload, to drop stale timers
+	expiresAt   time.Time
+	pendingLoad int // requests waiting for this model's load
+	waiting     int // requests waiting for a slot
+	busy        int
+	loads       int
+}
+
+type runnerState int
+
+const (
+	unloaded runnerState = iota
+	loading
+	loaded
+)
+
+func newScheduler(cfg *Config, now func() time.Time, loadFor func(string) time.Duration) *scheduler {
+	s := &scheduler{cfg: cfg, now: now, loadFor: loadFor, runners: map[string]*runner{}, changed: make(chan struct{})}
+	for _, m := range cfg.Models {
+		s.runners[m] = &runner{name: m, parallel: cfg.Parallel, slots: make(chan struct{}, cfg.Parallel)}
+	}
+	return s
+}
+
+// lease is a request's hold on a loaded model.
+type lease struct {
+	s        *scheduler
+	r        *runner
+	slotHeld bool
+}
+
+// acquire gets model's runner, loading it if needed. keepAlive nil means
+// the default. It returns ErrMaxQueue when the pending queue is full.
+func (s *scheduler) acquire(ctx context.Context, model string, keepAlive *time.Duration) (*lease, error) {
+	s.mu.Lock()
+	r := s.runners[model]
+	if r.state == loaded {
+		s.useLocked(r, keepAlive)
+		s.mu.Unlock()
+		return &lease{s: s, r: r}, nil
+	}
+	// Ollama's pending channel holds MAX_QUEUE requests; its scheduler
+	// loop holds one more while it loads a model.
+	if s.pending >= s.cfg.MaxQueue+1 {
+		s.mu.Unlock()
+		return nil, ErrMaxQueue
+	}
+	s.pending++
+	r.pendingLoad++
+	defer func() {
+		s.mu.Lock()
+		s.pending--
+		r.pendingLoad--
+		s.mu.Unlock()
+	}()
+	for r.state == unloaded {
+		if err := s.makeRoomLocked(ctx, r); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+	}
+	ready := r.ready
+	s.mu.Unlock()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.state != loaded { // unloaded again before we got it: rare, treat as busy
+		return nil, ErrMaxQueue
+	}
+	s.useLocked(r, keepAlive)
+	return &lease{s: s, r: r}, nil
+}
+
+// makeRoomLocked starts r's load if there is room, evicting an idle model
+// over MaxLoadedModels, or waits for a model to go idle. It returns with
+// s.mu held.
+func (s *scheduler) makeRoomLocked(ctx context.Context, r *runner) error {
+	n := 0
+	for _, o := range s.runners {
+		if o.state != unloaded {
+			n++
+		}
+	}
+	if n < s.cfg.MaxLoadedModels {
+		s.startLoadLocked(r)
+		return nil
+	}
+	var victim *runner
+	for _, o := range s.runners {
+		if o.state == loaded && o.refCount == 0 && (victim == nil || o.expiresAt.Before(victim.expiresAt)) {
+			victim = o
+		}
+	}
+	if victim != nil {
+		s.unloadLocked(victim)
+		return nil
+	}
+	ch := s.changed
+	s.mu.Unlock()
+	select {
+	case <-ch:
+		s.mu.Lock()
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		return ctx.Err()
+	}
+}
+
+func (s *scheduler) startLoadLocked(r *runner) {
+	r.state = loading
+	r.ready = make(chan struct{})
+	r.gen++
+	r.loads++
+	r.session = s.cfg.KeepAlive
+	gen, ready := r.gen, r.ready
+	d := s.loadFor(r.name)
+	finish := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if r.gen == gen && r.state == loading {
+			r.state = loaded
+			close(ready)
+			// If nobody waits for it (all gave up), start its keep-alive clock.
+			if r.refCount == 0 && r.pendingLoad == 0 {
+				s.idleLocked(r)
+			}
+		}
+	}
+	if d <= 0 {
+		r.state = loaded
+		close(ready)
+		return
+	}
+	time.AfterFunc(d, finish)
+}
+
+func (s *scheduler) useLocked(r *runner, keepAlive *time.Duration) {
+	r.refCount++
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.expiresAt = time.Time{}
+	if keepAlive != nil {
+		r.session = *keepAlive
+	}
+}
+
+// idleLocked starts r's keep-alive clock (or unloads it at once).
+func (s *scheduler) idleLocked(r *runner) {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	switch {
+	case r.session <= 0:
+		s.unloadLocked(r)
+		return
+	case r.session == forever || r.session < 0:
+		r.expiresAt = time.Time{}
+	default:
+		r.expiresAt = s.now().Add(r.session)
+		gen := r.gen
+		r.timer = time.AfterFunc(r.session, func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if r.gen == gen && r.refCount == 0 && r.state == loaded {
+				s.unloadLocked(r)
+			}
+		})
+	}
+	s.broadcastLocked()
+}
+
+func (s *scheduler) unloadLocked(r *runner) {
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	if r.state == loading {
+		close(r.ready) // waiters see state != loaded
+	}
+	r.state = unloaded
+	r.gen++
+	r.expiresAt = time.Time{}
+	s.broadcastLocked()
+}
+
+func (s *scheduler) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// expire is the keep_alive:0 load-less request: unload now if idle, else
+// once its requests finish (Ollama's expireRunner).
+func (s *scheduler) expire(model string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.runners[model]
+	if r.state == unloaded {
+		return
+	}
+	r.session = 0
+	if r.refCount == 0 && r.state == loaded {
+		s.unloadLocked(r)
+	}
+}
+
+// slot waits for one of the model's NUM_PARALLEL slots. With StrictQueue,
+// more than MaxQueue waiters get ErrMaxQueue.
+func (l *lease) slot(ctx context.Context) error {
+	s, r := l.s, l.r
+	select {
+	case r.slots <- struct{}{}:
+	default:
+		s.mu.Lock()
+		if s.cfg.StrictQueue && r.waiting >= s.cfg.MaxQueue {
+			s.mu.Unlock()
+			return ErrMaxQueue
+		}
+		r.waiting++
+		s.mu.Unlock()
+		var err error
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		s.mu.Lock()
+		r.waiting--
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	r.busy++
+	s.mu.Unlock()
+	l.slotHeld = true
+	return nil
+}
+
+// busy reports how many slots of the lease's model are in use.
+func (l *lease) busy() int {
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	return l.r.busy
+}
+
+// release gives back the slot and the runner.
+func (l *lease) release() {
+	s, r := l.s, l.r
+	held := l.slotHeld
+	if held {
+		<-r.slots
+		l.slotHeld = false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if held {
+		r.busy--
+	}
+	r.refCount--
+	if r.refCount <= 0 {
+		r.refCount = 0
+		if r.state == loaded {
+			s.idleLocked(r)
+		}
+	}
+}
+
+// modelStatus is one runner as /api/ps and /metrics see it.
+type modelStatus struct {
+	name        string
+	state       runnerState
+	expiresAt   time.Time
+	session     time.Duration
+	refCount    int
+	queued      int
+	busy        int
+	loadedSince time.Time
+}
+
+// snapshot returns every model's status, in configuration order.
+func (s *scheduler) snapshot() []modelStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]modelStatus, 0, len(s.cfg.Models))
+	for _, m := range s.cfg.Models {
+		r := s.runners[m]
+		out = append(out, modelStatus{
+			name: m, state: r.state, expiresAt: r.expiresAt, session: r.session,
+			refCount: r.refCount, queued: r.pendingLoad + r.waiting, busy: r.busy,
+		})
+	}
+	return out
+}
