@@ -153,11 +153,13 @@ func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) showResponse(m *modelInfo) api.ShowResponse {
 	a := m.arch
+	// The key set of a llama-architecture GGUF as Ollama reports it
+	// (transcript 52_show); large arrays are null unless verbose.
 	info := map[string]any{
+		"general.alignment":                     32,
 		"general.architecture":                  a,
 		"general.file_type":                     15,
 		"general.parameter_count":               m.params,
-		"general.quantization_version":          2,
 		a + ".attention.head_count":             28,
 		a + ".attention.head_count_kv":          4,
 		a + ".attention.layer_norm_rms_epsilon": 0.000001,
@@ -165,13 +167,19 @@ func (s *Server) showResponse(m *modelInfo) api.ShowResponse {
 		a + ".context_length":                   131072,
 		a + ".embedding_length":                 m.embedLen,
 		a + ".feed_forward_length":              18944,
-		a + ".rope.freq_base":                   10000,
-		"tokenizer.ggml.model":                  "gpt2",
+		a + ".rope.dimension_count":             128,
+		a + ".rope.freq_base":                   1000000,
+		a + ".vocab_size":                       152064,
+		"tokenizer.ggml.add_bos_token":          true,
+		"tokenizer.ggml.add_eos_token":          false,
 		"tokenizer.ggml.bos_token_id":           151646,
 		"tokenizer.ggml.eos_token_id":           151643,
-		"tokenizer.ggml.tokens":                 nil,
+		"tokenizer.ggml.model":                  "gpt2",
+		"tokenizer.ggml.pre":                    "default",
+		"tokenizer.ggml.scores":                 nil,
 		"tokenizer.ggml.token_type":             nil,
-		"tokenizer.ggml.merges":                 nil,
+		"tokenizer.ggml.tokens":                 nil,
+		"tokenizer.ggml.unknown_token_id":       0,
 	}
 	tensors := []api.Tensor{{Name: "token_embd.weight", Type: "Q4_K", Shape: []uint64{uint64(m.embedLen), 152064}}}
 	for b := range m.blocks {

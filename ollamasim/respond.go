@@ -27,9 +27,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"error":"`+err.Error()+`"}`)
 	}
-	h := w.Header()
-	h.Set("Content-Type", ctJSON)
-	h.Set("Content-Length", strconv.Itoa(len(b)))
+	// No Content-Length: net/http computes it for bodies under its 2 KiB
+	// chunking buffer and chunks larger ones, exactly as under gin
+	// (transcript 52_show is chunked, the small ones are not).
+	w.Header().Set("Content-Type", ctJSON)
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
@@ -55,9 +56,7 @@ func writeJSONNL(w http.ResponseWriter, status int, v any) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", ctJSONPlain)
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Type", ctJSONPlain)
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
