@@ -34,9 +34,11 @@ bench: build
 # httputil.ReverseProxy and the bridge, driven by wrk on the same upstreams.
 # Needs wrk and nginx-light. PROXYBENCH_FLAGS passes more flags, e.g.
 # PROXYBENCH_FLAGS='--profile --repeat 5'; see go run ./bench/proxybench --help.
+# The program builds the bridge from this checkout itself, with symbols (perf
+# needs them when the bridge serves no pprof), so it does not use bin/.
 PROXYBENCH_FLAGS ?=
-bench-proxy: build
-	$(GO) run ./bench/proxybench --dsbridge $(BIN) --out out/proxybench $(PROXYBENCH_FLAGS)
+bench-proxy:
+	$(GO) run ./bench/proxybench --out out/proxybench $(PROXYBENCH_FLAGS)
 
 lint:
 	$(GO) vet ./...

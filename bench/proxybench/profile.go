@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -22,18 +23,33 @@ type profileResult struct {
 
 // captureProfile runs one more non-streamed cell against the bridge, outside
 // the measured ones (a profiler costs throughput), and captures a CPU profile
-// and an allocation profile while it runs. It prefers the bridge's own
-// net/http/pprof endpoint (Go's view: goroutines, allocations, exact
-// symbols); when the bridge serves none, it falls back to `perf record` of
-// the bridge process, which needs the symbols dsbridgeBinary keeps.
-func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, c benchCase, log io.Writer) *profileResult {
+// and an allocation profile while it runs. When the bridge has a --pprof
+// flag, a second bridge is started with it for the capture, so the measured
+// bridge runs exactly as configured; the profile is Go's view (goroutines,
+// allocations, exact symbols). Otherwise it falls back to `perf record` of
+// the measured bridge, which needs the symbols dsbridgeBinary keeps.
+func (e *env) captureProfile(ctx context.Context, w *wrkRunner, measured *target, c benchCase, log io.Writer) *profileResult {
 	out := e.cfg.out
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return &profileResult{Summary: "no profile: " + err.Error()}
 	}
 	secs := e.cfg.profileSeconds
+	t := measured
+	hasPprof := httpStatus(ctx, t.URL+e.cfg.pprofPath+"/") == http.StatusOK
+	if !hasPprof && e.bridgeHasFlag(ctx, "-pprof") {
+		pt, err := e.startBridge(ctx, "bridge-pprof", []string{"--pprof"})
+		if pt != nil && pt.proc != nil {
+			defer pt.proc.stop()
+		}
+		if err != nil {
+			fmt.Fprintf(log, "proxybench: bridge with --pprof did not start, using perf: %v\n", err)
+		} else {
+			// Warm its connection pools as the measured cells were.
+			_, _ = w.run(ctx, pt.URL, c, 2*time.Second)
+			t, hasPprof = pt, true
+		}
+	}
 	pprofBase := t.URL + e.cfg.pprofPath
-	hasPprof := httpStatus(ctx, pprofBase+"/") == http.StatusOK
 
 	type wrkOut struct {
 		res wrkResult
@@ -122,6 +138,13 @@ func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, c ben
 	}
 	fmt.Fprintf(log, "proxybench: %s\n", pr.Summary)
 	return pr
+}
+
+// bridgeHasFlag reports whether `dsbridge serve --help` lists flag, so the
+// harness works with bridges from before and after a flag was added.
+func (e *env) bridgeHasFlag(ctx context.Context, flag string) bool {
+	out, _ := exec.CommandContext(ctx, e.dsbridge, "serve", "--help").CombinedOutput()
+	return bytes.Contains(out, []byte(flag+" ")) || bytes.Contains(out, []byte(flag+"\n"))
 }
 
 func httpStatus(ctx context.Context, url string) int {

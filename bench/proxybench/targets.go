@@ -91,31 +91,38 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 		t := &target{Name: name, Label: "plain httputil.ReverseProxy (reference)", URL: "http://" + addr, proc: p}
 		return t, p.waitHTTP(ctx, t.URL+"/api/version", 15*time.Second, is200)
 	case "bridge":
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		args := []string{"serve", "--listen", addr}
-		for _, u := range e.upURLs {
-			args = append(args, "--upstream", u)
-		}
-		if e.cfg.bridgeConfig != "" {
-			args = append(args, "--config", e.cfg.bridgeConfig)
-		}
-		args = append(args, e.cfg.bridgeArgs...)
-		p, err := startProc("bridge", e.dir, e.cfg.serverCPUs, e.dsbridge, args, nil)
-		if err != nil {
-			return nil, err
-		}
-		t := &target{Name: name, Label: "dsbridge serve", URL: "http://" + addr, proc: p}
-		if err := p.waitHTTP(ctx, t.URL+"/ready", 30*time.Second, is200); err != nil {
-			return t, err
-		}
-		// /ready says one upstream is up; wait until the model is routable
-		// through every path a request takes.
-		return t, p.waitHTTP(ctx, t.URL+"/api/tags", 15*time.Second, is200)
+		return e.startBridge(ctx, "bridge", nil)
 	}
 	return nil, fmt.Errorf("unknown target %q (want one of %s)", name, strings.Join(allTargets(), ","))
+}
+
+// startBridge starts `dsbridge serve` on the upstreams, as configured by
+// --bridge-config and --bridge-arg, plus extra, and waits until it routes.
+func (e *env) startBridge(ctx context.Context, procName string, extra []string) (*target, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--listen", addr}
+	for _, u := range e.upURLs {
+		args = append(args, "--upstream", u)
+	}
+	if e.cfg.bridgeConfig != "" {
+		args = append(args, "--config", e.cfg.bridgeConfig)
+	}
+	args = append(args, e.cfg.bridgeArgs...)
+	args = append(args, extra...)
+	p, err := startProc(procName, e.dir, e.cfg.serverCPUs, e.dsbridge, args, nil)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{Name: "bridge", Label: "dsbridge serve", URL: "http://" + addr, proc: p}
+	if err := p.waitHTTP(ctx, t.URL+"/ready", 30*time.Second, is200); err != nil {
+		return t, err
+	}
+	// /ready says one upstream is up; wait until the model is routable
+	// through every path a request takes.
+	return t, p.waitHTTP(ctx, t.URL+"/api/tags", 15*time.Second, is200)
 }
 
 // nginxConf is a configuration that makes nginx a fair peer for an Ollama
