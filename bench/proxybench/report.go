@@ -314,8 +314,8 @@ func (r *report) Markdown() string {
 					label[name], fmtStat(s.ReqPerSec, 0), s.P50ms.Median, s.P99ms.Median, cpu,
 					s.UpCPUPer1k.Median, s.Errors, ratio(s.VsNginx), ratio(s.VsDirect))
 			} else {
-				fmt.Fprintf(&b, "| %s | %s | %.0f | %.1f | %.2f | %.2f | %s | %d (%d) | %s | %s |\n",
-					label[name], fmtStat(s.ReqPerSec, 0), s.ReqPerSec.Median*float64(bc.Tokens), s.MBPerSec.Median,
+				fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %.2f | %.2f | %s | %d (%d) | %s | %s |\n",
+					label[name], fmtStat(s.ReqPerSec, 0), thousands(s.ReqPerSec.Median*float64(bc.Tokens), 0), s.MBPerSec.Median,
 					s.P50ms.Median, s.P99ms.Median, cpu, s.Errors, s.ReadErrors, ratio(s.VsNginx), ratio(s.VsDirect))
 			}
 		}

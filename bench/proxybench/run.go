@@ -159,8 +159,12 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 // measure runs one cell: a warm-up, then the measured wrk run with CPU read
 // from /proc before and after.
 func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase, r int) (cell, error) {
+	urls := t.URLs
+	if len(urls) == 0 {
+		urls = []string{t.URL}
+	}
 	if e.cfg.warmup >= time.Second {
-		if _, err := w.run(ctx, t.URL, c, e.cfg.warmup); err != nil {
+		if _, err := w.runAll(ctx, urls, c, e.cfg.warmup); err != nil {
 			return cell{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -185,7 +189,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	if err != nil {
 		return cell{}, err
 	}
-	res, err := w.run(ctx, t.URL, c, e.cfg.duration)
+	res, err := w.runAll(ctx, urls, c, e.cfg.duration)
 	if err != nil {
 		return cell{}, err
 	}

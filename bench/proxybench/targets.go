@@ -11,10 +11,11 @@ import (
 
 // target is one way of reaching the upstreams that wrk drives.
 type target struct {
-	Name  string `json:"name"`  // "direct", "nginx", "httputil", "bridge"
-	Label string `json:"label"` // what the table says it is
-	URL   string `json:"url"`
-	proc  *proc  // the proxy process; nil for direct access
+	Name  string   `json:"name"`  // "direct", "nginx", "httputil", "bridge"
+	Label string   `json:"label"` // what the table says it is
+	URL   string   `json:"url"`
+	URLs  []string `json:"urls,omitempty"` // direct access: every upstream, each driven by its own wrk
+	proc  *proc    // the proxy process; nil for direct access
 }
 
 // allTargets is every target name, in table order.
@@ -70,9 +71,11 @@ func is200(code int) bool { return code == 200 }
 func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 	switch name {
 	case "direct":
-		// wrk talks to one upstream: the ceiling of what this machine serves
-		// with no proxy hop. It is a single process using both cores.
-		return &target{Name: name, Label: "direct (upstream 1, no proxy)", URL: e.upURLs[0]}, nil
+		// One wrk per upstream, connections split: the same upstream
+		// processes under the same total load, with no proxy hop. This is
+		// the ceiling of what this machine serves.
+		return &target{Name: name, Label: fmt.Sprintf("direct (%d upstreams, no proxy)", len(e.upURLs)),
+			URL: e.upURLs[0], URLs: e.upURLs}, nil
 	case "nginx":
 		return e.startNginx(ctx)
 	case "httputil":
