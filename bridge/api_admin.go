@@ -124,6 +124,7 @@ func (h *Handler) reload() error {
 	old.pool.stopHealth()
 	for _, u := range old.pool.all {
 		if !kept[u.name] {
+			u.conns.closeIdle()
 			h.metrics.forgetUpstream(u.name)
 		}
 	}

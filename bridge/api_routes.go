@@ -20,6 +20,7 @@ const (
 	kindMetrics                         // /metrics
 	kindAdminUpstreams                  // GET /admin/upstreams
 	kindAdminReload                     // POST /admin/reload
+	kindPprof                           // /debug/pprof/*, when enabled
 )
 
 // route is one entry of the fixed route table.
@@ -63,6 +64,7 @@ func routeTable() []route {
 		{name: "metrics", path: "/metrics", allow: "GET", kind: kindMetrics},
 		{name: "admin_upstreams", path: "/admin/upstreams", allow: "GET", kind: kindAdminUpstreams},
 		{name: "admin_reload", path: "/admin/reload", allow: "POST", kind: kindAdminReload},
+		{name: "pprof", path: "/debug/pprof/", allow: "GET", kind: kindPprof},
 		{name: "other", path: "", allow: "", kind: -1}, // unknown paths, for metrics only
 	}
 	for i := range rs {
@@ -77,6 +79,7 @@ func routeTable() []route {
 type routes struct {
 	byPath  map[string]*route
 	v1Model *route
+	pprof   *route
 	other   *route
 	all     []route
 }
@@ -88,6 +91,8 @@ func newRoutes() *routes {
 		switch {
 		case r.kind == kindV1Model:
 			rs.v1Model = r
+		case r.kind == kindPprof:
+			rs.pprof = r
 		case r.path == "":
 			rs.other = r
 		default:
@@ -103,6 +108,9 @@ func (rs *routes) lookup(path string) *route {
 	}
 	if len(path) > len(rs.v1Model.path) && strings.HasPrefix(path, rs.v1Model.path) {
 		return rs.v1Model
+	}
+	if strings.HasPrefix(path, rs.pprof.path) {
+		return rs.pprof
 	}
 	return nil
 }

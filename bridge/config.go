@@ -36,6 +36,9 @@ type Config struct {
 	// are refused with 403 and reload is allowed from loopback only.
 	AdminToken string    `yaml:"admin_token"`
 	Log        LogConfig `yaml:"log"`
+	// Pprof serves net/http/pprof under /debug/pprof/ on the listener. Off
+	// by default: profiles expose internals.
+	Pprof bool `yaml:"pprof"`
 }
 
 // UpstreamConfig is one Ollama instance.

@@ -80,9 +80,6 @@ type request struct {
 	affinity    uint64
 	tried       [8]*Upstream
 	nTried      int
-	// openBodies counts attempt bodies the transport has not closed yet:
-	// the buffer returns to the pool only when it is zero.
-	openBodies atomic.Int32
 }
 
 func (r *request) markTried(u *Upstream) {
@@ -233,6 +230,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.serveAdminUpstreams(w, r)
 	case kindAdminReload:
 		h.serveAdminReload(w, r)
+	case kindPprof:
+		if !h.state.Load().cfg.Pprof {
+			writeError(w, false, http.StatusNotFound, "404 page not found: "+r.URL.Path+" (pprof is off)")
+			return
+		}
+		servePprof(w, r)
 	}
 }
 

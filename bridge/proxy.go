@@ -1,13 +1,11 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -104,8 +102,8 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 }
 
 func (h *Handler) release(req *request) {
-	if req.openBodies.Load() != 0 || req.buf.Cap() > 1<<20 {
-		return // the transport may still read it, or it is too big to keep
+	if req.buf.Cap() > 1<<20 {
+		return // too big to keep around
 	}
 	req.route, req.body, req.tried = nil, nil, [8]*Upstream{}
 	h.reqPool.Put(req)
@@ -209,22 +207,6 @@ type attemptResult struct {
 	kept  *keptResponse
 }
 
-// bodyReader is an attempt's view of the kept request body. It tells the
-// request when the transport is done with it, so the buffer can be reused.
-type bodyReader struct {
-	bytes.Reader
-	req    *request
-	closed bool
-}
-
-func (b *bodyReader) Close() error {
-	if !b.closed {
-		b.closed = true
-		b.req.openBodies.Add(-1)
-	}
-	return nil
-}
-
 // attempt sends req to u once and, if u answers usefully, relays the answer.
 func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req *request, u *Upstream, start time.Time) attemptResult {
 	done, ok := u.brk.allow()
@@ -234,56 +216,16 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 	u.inFlight.Add(1)
 	defer u.inFlight.Add(-1)
 
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	// Re-send if health checks declare u dead before we write anything.
-	stopDead := context.AfterFunc(u.dead.Load().ctx, func() { cancel(errUpstreamDead) })
-	defer stopDead()
-	var timer *time.Timer
-	if req.stream {
-		timer = time.AfterFunc(st.cfg.Timeouts.FirstByte, func() { cancel(errFirstByteTimeout) })
-		defer timer.Stop()
-	}
-
-	out, err := http.NewRequestWithContext(ctx, r.Method, "", nil)
-	if err != nil {
-		done(true)
-		return attemptResult{code: http.StatusInternalServerError, err: err}
-	}
-	out.URL = &url.URL{Scheme: u.target.Scheme, Host: u.target.Host, Path: u.target.Path + r.URL.Path, RawQuery: r.URL.RawQuery}
-	out.Host = u.target.Host
-	out.Header = make(http.Header, len(r.Header)+1)
-	copyHeader(out.Header, r.Header)
-	out.Header["X-Request-Id"] = []string{req.id}
-	if len(req.body) > 0 {
-		br := &bodyReader{req: req}
-		br.Reset(req.body)
-		req.openBodies.Add(1)
-		out.Body, out.ContentLength = br, int64(len(req.body))
-	}
-
 	upStart := h.clock()
-	resp, err := h.transport.RoundTrip(out)
+	x, err := h.exchange(r, st, req, u)
 	if err != nil {
-		if r.Context().Err() != nil {
-			done(true) // the client left; not the upstream's fault
-			u.m.canceled.Inc()
-			return attemptResult{code: statusClientClosed, err: r.Context().Err()}
-		}
-		if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
-			err = cause
-		} else if isDialError(err) {
-			err = DialError{err}
-		}
-		done(false)
-		u.recordFailure(h.clock().UnixNano())
-		return attemptResult{retry: true, err: &upstreamError{u.name, err}}
+		return h.attemptFailed(r, u, x, err, errFirstByteTimeout, done)
 	}
-
+	resp := x.resp
 	// Answers that another upstream may do better on.
 	switch {
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
-		k := keep(resp)
+		k := x.keep()
 		done(false)
 		u.recordFailure(h.clock().UnixNano())
 		return attemptResult{retry: true, kept: k,
@@ -291,20 +233,126 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 	case resp.StatusCode == http.StatusNotFound && req.model != "":
 		// Our model knowledge was stale: forget it for u and try another.
 		// The request is not at fault and neither is u.
-		k := keep(resp)
+		k := x.keep()
 		done(true)
 		u.forgetModel(req.model)
 		u.m.clientError.Inc()
 		return attemptResult{retry: true, kept: k, err: &upstreamError{u.name, errors.New(strings.TrimSpace(string(k.body)))}}
 	}
-	return h.relay(w, r, st, req, u, resp, ctx, cancel, timer, stopDead, done, start, upStart)
+	return h.relay(w, r, st, req, u, x, done, start, upStart)
+}
+
+// exchange is one request/response on a connection of u: it returns once the
+// response headers are read. The connection is poisoned (deadline in the
+// past) if the client leaves or the health checks declare u dead, which
+// wakes a blocked read at once; a streamed request also gets the first-byte
+// deadline. A reused connection found closed is replaced once.
+func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream) (*exchange, error) {
+	var lastErr error
+	for try := 0; try < 2; try++ {
+		x := &exchange{u: u, dead: u.dead.Load().ctx}
+		uc, err := u.conns.get(r.Context())
+		if err != nil {
+			return x, err
+		}
+		x.uc = uc
+		poison := func() { _ = uc.c.SetDeadline(aLongTimeAgo) }
+		x.stopClient = context.AfterFunc(r.Context(), poison)
+		x.stopDead = context.AfterFunc(x.dead, poison)
+		if req.stream {
+			x.deadline = true
+			_ = uc.c.SetReadDeadline(h.clock().Add(st.cfg.Timeouts.FirstByte))
+		}
+		err = uc.writeRequest(r, u.target.Host, u.target.Path, req.id, req.body)
+		if err == nil {
+			_, err = uc.br.Peek(1)
+		}
+		if err == nil {
+			var hr *http.Request
+			if r.Method == http.MethodHead {
+				hr = r
+			}
+			x.resp, err = http.ReadResponse(uc.br, hr)
+			if err == nil {
+				return x, nil
+			}
+		}
+		x.close()
+		lastErr = err
+		if !isStale(uc, err) || r.Context().Err() != nil || x.dead.Err() != nil {
+			return x, err
+		}
+	}
+	return nil, lastErr
+}
+
+// exchange is one attempt's connection and response.
+type exchange struct {
+	u          *Upstream
+	uc         *upConn
+	resp       *http.Response
+	dead       context.Context
+	stopClient func() bool
+	stopDead   func() bool
+	deadline   bool // a read deadline is set and must be cleared before reuse
+	detached   bool // stopDead already called
+	poisoned   bool // a poison deadline fired: never reuse
+}
+
+// detachDead stops the health checks from cutting this exchange (once the
+// client owns the answer). It remembers whether the cut already happened.
+func (x *exchange) detachDead() {
+	if !x.detached {
+		x.detached = true
+		if !x.stopDead() {
+			x.poisoned = true
+		}
+	}
+}
+
+// close drops the connection: after an error or an unfinished body.
+func (x *exchange) close() {
+	if x.uc == nil {
+		return
+	}
+	x.stopClient()
+	x.detachDead()
+	x.uc.c.Close()
+	if x.resp != nil {
+		x.resp.Body.Close() // cheap now: the connection is closed
+	}
+	x.uc = nil
+}
+
+// release returns the connection to the pool after its body was read to
+// EOF, unless the upstream asked to close it or a poison deadline fired.
+func (x *exchange) release() {
+	if x.uc == nil {
+		return
+	}
+	okClient := x.stopClient()
+	x.detachDead()
+	if !okClient || x.poisoned || x.resp.Close {
+		x.close()
+		return
+	}
+	x.resp.Body.Close()
+	if x.deadline {
+		_ = x.uc.c.SetReadDeadline(time.Time{})
+	}
+	x.u.conns.put(x.uc)
+	x.uc = nil
 }
 
 // keep reads a small answer to hold back (bounded: error bodies are short).
-func keep(resp *http.Response) *keptResponse {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-	resp.Body.Close()
-	return &keptResponse{status: resp.StatusCode, header: resp.Header, body: body}
+func (x *exchange) keep() *keptResponse {
+	body, err := io.ReadAll(io.LimitReader(x.resp.Body, 16<<10))
+	if err == nil && len(body) < 16<<10 {
+		x.release()
+	} else {
+		x.close()
+	}
+	return &keptResponse{status: x.resp.StatusCode, header: x.resp.Header, body: body}
 }
 
 // upstreamError names the upstream an attempt failed on.

@@ -2,9 +2,9 @@ package bridge
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"time"
 )
@@ -13,12 +13,11 @@ import (
 // only once the first body byte has arrived, so a response that dies before
 // it can still be re-sent elsewhere. A streamed answer (no Content-Length:
 // Ollama's NDJSON, OpenAI's SSE) is flushed chunk by chunk and read under an
-// idle bound; no total time-out. Back-pressure is the client's: we read the
-// next chunk only after the last one was written.
+// idle bound (a read deadline, no timer); no total time-out. Back-pressure is
+// the client's: the next chunk is read only after the last one was written.
 func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *request, u *Upstream,
-	resp *http.Response, ctx context.Context, cancel context.CancelCauseFunc, timer *time.Timer,
-	stopDead func() bool, done func(bool), start, upStart time.Time) attemptResult {
-	defer resp.Body.Close()
+	x *exchange, done func(bool), start, upStart time.Time) attemptResult {
+	resp := x.resp
 	bp := h.bufPool.Get().(*[]byte)
 	defer h.bufPool.Put(bp)
 	buf := *bp
@@ -26,21 +25,17 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	n, rerr := readSome(resp.Body, buf)
 	if n == 0 && rerr != nil && rerr != io.EOF {
 		// Nothing written yet: still retryable.
-		return h.attemptFailed(r, u, ctx, rerr, done)
+		return h.attemptFailed(r, u, x, rerr, errFirstByteTimeout, done)
 	}
-	// From here on the client owns the answer: no more failover.
-	stopDead()
+	// From here on the client owns the answer: no more failover, and the
+	// health checks no longer cut it (a stream that keeps producing is fine).
+	x.detachDead()
 	streaming := resp.ContentLength < 0
-	if streaming || (rerr == nil && int64(n) < resp.ContentLength) {
-		idle := st.cfg.Timeouts.Idle
-		if timer == nil {
-			timer = time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
-			defer timer.Stop()
-		} else {
-			timer.Reset(idle)
-		}
-	} else if timer != nil {
-		timer.Stop()
+	idle := st.cfg.Timeouts.Idle
+	bounded := streaming || (rerr == nil && int64(n) < resp.ContentLength)
+	if bounded {
+		x.deadline = true
+		_ = x.uc.c.SetReadDeadline(h.clock().Add(idle))
 	}
 
 	copyHeader(w.Header(), resp.Header)
@@ -63,6 +58,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			}
 			last = chunk[n-1]
 			if _, werr := w.Write(chunk); werr != nil {
+				x.close()
 				done(true) // the client went away; the upstream did nothing wrong
 				u.m.canceled.Inc()
 				return attemptResult{code: statusClientClosed, err: werr}
@@ -74,15 +70,16 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 		if rerr != nil {
 			break
 		}
-		n, rerr = readSome(resp.Body, buf)
-		if timer != nil && streaming {
-			timer.Reset(st.cfg.Timeouts.Idle)
+		if bounded && streaming {
+			_ = x.uc.c.SetReadDeadline(h.clock().Add(idle))
 		}
+		n, rerr = readSome(resp.Body, buf)
 	}
 	end := h.clock()
 	h.metrics.overhead.Observe((end.Sub(start) - end.Sub(upStart)).Seconds())
 
 	if rerr == io.EOF && !errLine {
+		x.release()
 		done(true)
 		if resp.StatusCode >= 400 {
 			u.m.clientError.Inc()
@@ -90,6 +87,13 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			u.m.success.Inc()
 		}
 		return attemptResult{code: resp.StatusCode}
+	}
+	clientGone := r.Context().Err() != nil
+	x.close()
+	if clientGone {
+		done(true)
+		u.m.canceled.Inc()
+		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
 	}
 	// The upstream failed mid-answer: count it, end the client's stream in
 	// its own protocol.
@@ -101,11 +105,8 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 		return attemptResult{code: resp.StatusCode, err: &upstreamError{u.name, errors.New("error line in stream")}}
 	}
 	cause := rerr
-	if c := context.Cause(ctx); c != nil && r.Context().Err() == nil {
-		cause = c
-	}
-	if r.Context().Err() != nil {
-		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
+	if isTimeout(rerr) {
+		cause = errIdleTimeout
 	}
 	err := &upstreamError{u.name, cause}
 	line, ok := streamErrorLine(resp.Header.Get("Content-Type"), "upstream failed mid-stream: "+cause.Error())
@@ -123,19 +124,32 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	return attemptResult{code: resp.StatusCode, err: err}
 }
 
-// attemptFailed accounts for an attempt that failed before the first byte.
-func (h *Handler) attemptFailed(r *http.Request, u *Upstream, ctx context.Context, err error, done func(bool)) attemptResult {
+// attemptFailed accounts for an attempt that failed before the first byte
+// and names the cause: the client left (499, no retry), the health checks
+// declared the upstream dead, or timeout (the phase's time-out).
+func (h *Handler) attemptFailed(r *http.Request, u *Upstream, x *exchange, err, timeout error, done func(bool)) attemptResult {
+	if x != nil {
+		x.close()
+	}
 	if r.Context().Err() != nil {
 		done(true)
 		u.m.canceled.Inc()
 		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
 	}
-	if c := context.Cause(ctx); c != nil && c != context.Canceled {
-		err = c
+	switch {
+	case x != nil && x.dead.Err() != nil:
+		err = errUpstreamDead
+	case isTimeout(err):
+		err = timeout
 	}
 	done(false)
 	u.recordFailure(h.clock().UnixNano())
 	return attemptResult{retry: true, err: &upstreamError{u.name, err}}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // readSome reads until it has at least one byte or an error: a Read may

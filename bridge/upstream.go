@@ -39,6 +39,8 @@ type Upstream struct {
 	// (context.AfterFunc) and are re-sent elsewhere.
 	dead atomic.Pointer[deadSignal]
 
+	conns *connPool
+
 	passive PassiveConfig
 	openFor time.Duration
 	clock   func() time.Time
@@ -69,6 +71,7 @@ func newUpstream(cfg UpstreamConfig, c *Config, clock func() time.Time) *Upstrea
 			u.brkOpened.Store(clock().UnixNano())
 		}
 	})
+	u.conns = newConnPool(t.Host, c.Timeouts.Dial)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	u.dead.Store(&deadSignal{ctx, cancel})
 	u.healthy.Store(true)
@@ -125,6 +128,7 @@ func (u *Upstream) markDead() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	u.dead.Store(&deadSignal{ctx, cancel})
 	old.cancel(errUpstreamDead)
+	u.conns.closeIdle() // they lead to a process that stopped answering
 }
 
 func (u *Upstream) markAlive() { u.healthy.Store(true) }

@@ -34,6 +34,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	policy := fs.String("policy", "", "selection policy: model-aware, round_robin or least_outstanding")
 	adminToken := fs.String("admin-token", "", "enables management calls and guards the admin API")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
+	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: dsbridge serve --listen ADDR --upstream URL [--upstream URL …] [--instance-id ID] [--config FILE]")
 		fs.PrintDefaults()
@@ -77,6 +78,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		if *adminToken != "" {
 			cfg.AdminToken = *adminToken
+		}
+		if *pprof {
+			cfg.Pprof = true
 		}
 		if *logLevel != "" {
 			cfg.Log.Level = *logLevel
