@@ -32,7 +32,8 @@ type Profile struct {
 	MaxOutputTokens int `yaml:"max_output_tokens" json:"max_output_tokens"`
 	// ContextLength is num_ctx by default; prompts are truncated to it.
 	ContextLength int `yaml:"context_length" json:"context_length"`
-	// EmbeddingLength is the model's embedding size (/api/embed vectors).
+	// EmbeddingLength is the model's embedding size (/api/embed vectors);
+	// 0 derives it from the model's parameter count.
 	EmbeddingLength int `yaml:"embedding_length" json:"embedding_length"`
 }
 
@@ -57,8 +58,18 @@ func DefaultProfile() Profile {
 		MinOutputTokens: 32,
 		MaxOutputTokens: 256,
 		ContextLength:   4096,
-		EmbeddingLength: 3584,
+		EmbeddingLength: 0, // from the model: 3584 for a 7B (qwen2), 3072 for a 3B (llama3.2)
 	}
+}
+
+// smallModelProfile is DefaultProfile for a 3B model (llama3.2:3b, ~2 GB):
+// roughly half the weights to read per token and to load.
+func smallModelProfile() Profile {
+	p := DefaultProfile()
+	p.LoadTime = Duration(1500 * time.Millisecond)
+	p.TokensPerSecond = 110
+	p.PrefillPerToken = Duration(250 * time.Microsecond)
+	return p
 }
 
 // InstantProfile has no modelled delay at all: what benchmarks of the
@@ -100,7 +111,7 @@ func (p Profiles) For(name string) Profile {
 func LoadProfiles(nameOrFile string) (Profiles, error) {
 	switch nameOrFile {
 	case "", "default", "realistic":
-		return Profiles{Default: DefaultProfile()}, nil
+		return Profiles{Default: DefaultProfile(), Models: map[string]Profile{"llama3.2:3b": smallModelProfile()}}, nil
 	case "instant":
 		return Profiles{Default: InstantProfile()}, nil
 	}

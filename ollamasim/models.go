@@ -61,6 +61,19 @@ func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
 	if params > 20e9 {
 		blocks = 64
 	}
+	embedLen := p.EmbeddingLength
+	if embedLen <= 0 {
+		switch {
+		case params < 2e9:
+			embedLen = 2048
+		case params < 5e9:
+			embedLen = 3072
+		case params < 10e9:
+			embedLen = 3584
+		default:
+			embedLen = 5120
+		}
+	}
 	return &modelInfo{
 		name: name, arch: arch,
 		details: api.ModelDetails{
@@ -69,7 +82,7 @@ func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
 		},
 		size: size, vramSize: size + size/8, digest: hex.EncodeToString(sum[:]),
 		modified: modified.UTC(), params: params, blocks: blocks,
-		embedLen: p.EmbeddingLength, contextLen: p.ContextLength,
+		embedLen: embedLen, contextLen: p.ContextLength,
 		template: "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n",
 		caps:     caps,
 	}
