@@ -90,6 +90,11 @@ func (w *wrkRunner) runAll(ctx context.Context, urls []string, c benchCase, d ti
 	if len(urls) == 1 {
 		return w.run(ctx, urls[0], c, d)
 	}
+	// Write the script before the concurrent runs so that none of them
+	// can read it half-written.
+	if _, err := w.script(c); err != nil {
+		return wrkResult{}, err
+	}
 	type out struct {
 		res wrkResult
 		err error
@@ -142,14 +147,33 @@ func (w *wrkRunner) runAll(ctx context.Context, urls []string, c benchCase, d ti
 	return m, nil
 }
 
+// script writes case c's Lua script once and returns its path. It is
+// written to a temporary name and renamed, so a reader sees all or nothing.
+func (w *wrkRunner) script(c benchCase) (string, error) {
+	path := filepath.Join(w.dir, "wrk-"+c.Name+".lua")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	f, err := os.CreateTemp(w.dir, "wrk-*.lua.tmp")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(wrkScript(c)); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return path, os.Rename(f.Name(), path)
+}
+
 // run drives url+"/api/chat" with case c for d (whole seconds: wrk takes no
 // finer duration).
 func (w *wrkRunner) run(ctx context.Context, url string, c benchCase, d time.Duration) (wrkResult, error) {
-	script := filepath.Join(w.dir, "wrk-"+c.Name+".lua")
-	if _, err := os.Stat(script); err != nil {
-		if err := os.WriteFile(script, []byte(wrkScript(c)), 0o644); err != nil {
-			return wrkResult{}, err
-		}
+	script, err := w.script(c)
+	if err != nil {
+		return wrkResult{}, err
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	args := []string{
