@@ -98,8 +98,13 @@ func TestShortRun(t *testing.T) {
 	if len(rep.Verdict.Lines) == 0 {
 		t.Error("no verdict lines")
 	}
-	if rep.Profile == nil || len(rep.Profile.Files) == 0 {
-		t.Errorf("no bridge profile captured: %+v", rep.Profile)
+	if len(rep.Profiles) != 2 {
+		t.Errorf("%d bridge profiles, want 2 (chat and the longest stream)", len(rep.Profiles))
+	}
+	for _, p := range rep.Profiles {
+		if len(p.Files) == 0 {
+			t.Errorf("no bridge profile captured: %+v", p)
+		}
 	}
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
 	if err != nil || !strings.Contains(string(md), "| nginx (Debian nginx-light) |") {

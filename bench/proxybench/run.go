@@ -144,7 +144,14 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if cfg.profile {
 		for _, t := range targets {
 			if t.Name == "bridge" {
-				rep.Profile = e.captureProfile(ctx, w, t, cfg.cases()[0], log)
+				// The non-streamed case and the longest stream: the
+				// request path and the relay loop.
+				cs := cfg.cases()
+				pc := []benchCase{cs[0]}
+				if len(cs) > 1 {
+					pc = append(pc, cs[len(cs)-1])
+				}
+				rep.Profiles = e.captureProfiles(ctx, w, t, pc, log)
 			}
 		}
 	}
