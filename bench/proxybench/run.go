@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,19 +26,22 @@ type cell struct {
 	Repeat int       `json:"repeat"`
 	Wrk    wrkResult `json:"wrk"`
 
-	ReqPerSec      float64 `json:"req_per_s"`
-	MBPerSec       float64 `json:"mb_per_s"`       // response bytes wrk read, 10^6 bytes/s
-	BytesPerResp   float64 `json:"bytes_per_resp"` // headers included
-	Errors         int64   `json:"errors"`         // connect+read+write+timeout+status≥400
-	ProxyCPUms     float64 `json:"proxy_cpu_ms"`
-	ProxyCPUPer1k  float64 `json:"proxy_cpu_ms_per_1000"` // -1 for direct
-	UpCPUPer1k     float64 `json:"upstream_cpu_ms_per_1000"`
-	WrkCPUPer1k    float64 `json:"wrk_cpu_ms_per_1000"`
-	MachineBusyPct float64 `json:"machine_busy_pct"` // of all cores, during the cell
-	IRQCPUPct      float64 `json:"irq_cpu_pct"`      // hard+soft interrupts (loopback TCP), of all cores
-	OtherCPUPct    float64 `json:"other_cpu_pct"`    // busy minus interrupts, wrk, proxy and upstreams: other users of the machine
-	LoadAvg1       float64 `json:"loadavg1_after"`
-	AllocsPerReq   float64 `json:"allocs_per_req,omitempty"` // bridge only, from go_memstats_mallocs_total when exposed
+	ReqPerSec     float64 `json:"req_per_s"`
+	MBPerSec      float64 `json:"mb_per_s"`       // response bytes wrk read, 10^6 bytes/s
+	BytesPerResp  float64 `json:"bytes_per_resp"` // headers included
+	Errors        int64   `json:"errors"`         // connect+read+write+timeout+status≥400
+	ProxyCPUms    float64 `json:"proxy_cpu_ms"`
+	ProxyCPUPer1k float64 `json:"proxy_cpu_ms_per_1000"` // -1 for direct
+	UpCPUPer1k    float64 `json:"upstream_cpu_ms_per_1000"`
+	// UpCPUShare is each upstream's share of the upstreams' CPU: how evenly
+	// the target spread the load (1/3 each is even).
+	UpCPUShare     []float64 `json:"upstream_cpu_share"`
+	WrkCPUPer1k    float64   `json:"wrk_cpu_ms_per_1000"`
+	MachineBusyPct float64   `json:"machine_busy_pct"` // of all cores, during the cell
+	IRQCPUPct      float64   `json:"irq_cpu_pct"`      // hard+soft interrupts (loopback TCP), of all cores
+	OtherCPUPct    float64   `json:"other_cpu_pct"`    // busy minus interrupts, wrk, proxy and upstreams: other users of the machine
+	LoadAvg1       float64   `json:"loadavg1_after"`
+	AllocsPerReq   float64   `json:"allocs_per_req,omitempty"` // bridge only, from go_memstats_mallocs_total when exposed
 }
 
 // run is the benchmark: start everything, measure every cell, report.
@@ -175,18 +179,20 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 			return cell{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	each0 := make([]time.Duration, len(e.upstreams))
+	each1 := make([]time.Duration, len(e.upstreams))
+	each := each0
 	snap := func() (proxy, ups time.Duration, sys sysCPU, err error) {
 		if t.proc != nil {
 			if proxy, err = groupCPU(t.proc.pgid()); err != nil {
 				return
 			}
 		}
-		for _, u := range e.upstreams {
-			var d time.Duration
-			if d, err = groupCPU(u.pgid()); err != nil {
+		for i, u := range e.upstreams {
+			if each[i], err = groupCPU(u.pgid()); err != nil {
 				return
 			}
-			ups += d
+			ups += each[i]
 		}
 		sys, err = readSysCPU()
 		return
@@ -200,6 +206,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	if err != nil {
 		return cell{}, err
 	}
+	each = each1
 	p1, u1, s1, err := snap()
 	if err != nil {
 		return cell{}, err
@@ -229,6 +236,11 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 		cl.ProxyCPUPer1k = per1k(p1 - p0)
 	}
 	cl.UpCPUPer1k = per1k(u1 - u0)
+	if u1 > u0 {
+		for i := range each0 {
+			cl.UpCPUShare = append(cl.UpCPUShare, math.Round(1000*float64(each1[i]-each0[i])/float64(u1-u0))/1000)
+		}
+	}
 	cl.WrkCPUPer1k = per1k(res.cpu)
 	if total := s1.total - s0.total; total > 0 {
 		busy := s1.busy - s0.busy
