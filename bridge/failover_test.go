@@ -58,7 +58,13 @@ func TestStoppedUpstreamCostsLatencyNotErrors(t *testing.T) {
 		_ = syscall.Kill(victim.Cmd.Process.Pid, syscall.SIGSTOP)
 	}()
 	res := runLoad(ctx, br.URL, 8)
+	st := adminUpstreams(t, br.URL)
 	_ = syscall.Kill(victim.Cmd.Process.Pid, syscall.SIGCONT)
+	for _, u := range st.Upstreams {
+		if u.URL == victim.URL && u.Healthy {
+			t.Errorf("stopped upstream still healthy: %+v", u)
+		}
+	}
 	t.Logf("ok %d failed %d max latency %v", res.ok, res.failed, res.maxLatency)
 	if res.failed > 0 {
 		t.Fatalf("%d requests failed with one upstream stopped: %v", res.failed, res.errs)
@@ -67,12 +73,6 @@ func TestStoppedUpstreamCostsLatencyNotErrors(t *testing.T) {
 	// less than the 6 s the hang lasts.
 	if res.maxLatency > 5500*time.Millisecond {
 		t.Errorf("max latency %v; want the hung upstream out within a few seconds", res.maxLatency)
-	}
-	st := adminUpstreams(t, br.URL)
-	for _, u := range st.Upstreams {
-		if u.URL == victim.URL && u.Healthy {
-			t.Errorf("stopped upstream still healthy: %+v", u)
-		}
 	}
 }
 

@@ -31,6 +31,9 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 		// streamed POST's connection. Cheap: it sets a flag.
 		_ = rc.EnableFullDuplex()
 		if code, err := h.readBody(rc, r, req, st.cfg.Server); err != nil {
+			// The rest of the body is unread: the connection cannot carry
+			// another request, and must not wait for a slow client either.
+			w.Header().Set("Connection", "close")
 			writeError(w, rt.openai, code, err.Error())
 			h.finish(r, rt, id, "", code, start, nil, 0, err)
 			return
@@ -86,8 +89,9 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 	}
 	_ = rc.SetReadDeadline(h.clock().Add(sc.ReadBodyTimeout))
 	_, err := req.buf.ReadFrom(io.LimitReader(r.Body, sc.MaxBodyBytes+1))
-	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
+		// The deadline stays: net/http would otherwise wait for the slow
+		// client to send the rest of the body before closing.
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			return http.StatusRequestTimeout, errors.New("request body not received within server.read_body_timeout")
@@ -97,6 +101,7 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 	if int64(req.buf.Len()) > sc.MaxBodyBytes {
 		return http.StatusRequestEntityTooLarge, errBodyTooLarge
 	}
+	_ = rc.SetReadDeadline(time.Time{})
 	req.body = req.buf.Bytes()
 	return 0, nil
 }

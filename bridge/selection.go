@@ -128,6 +128,15 @@ func (leastOutstanding) Select(ups []*Upstream, r *request, now int64) *Upstream
 		}
 		return nil
 	}
+	if b == nil && n > 1 {
+		// Probes kept hitting a: find any second candidate.
+		start := rand.IntN(n)
+		for i := 0; i < n && b == nil; i++ {
+			if u := ups[(start+i)%n]; u != a && r.eligible(u, now) >= 0 {
+				b = u
+			}
+		}
+	}
 	if b != nil && load(b) < load(a) {
 		return b
 	}
@@ -168,7 +177,7 @@ func (s *weightedRoundRobin) Select(ups []*Upstream, r *request, now int64) *Ups
 	if n == 0 || len(ups) == 0 {
 		return nil
 	}
-	start := s.next.Add(1)
+	start := s.next.Add(1) - 1 // the first request goes to the schedule's start
 	for i := 0; i < n; i++ {
 		u := ups[s.schedule[(start+uint64(i))%uint64(n)]]
 		if r.eligible(u, now) >= 0 {
