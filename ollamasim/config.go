@@ -236,8 +236,8 @@ type Config struct {
 	// MaxLoadedModels is OLLAMA_MAX_LOADED_MODELS (idle models are evicted).
 	MaxLoadedModels int
 	// KeepAlive is OLLAMA_KEEP_ALIVE: how long an idle model stays loaded;
-	// negative means forever.
-	KeepAlive time.Duration
+	// negative means forever, 0 unloads at once, nil is Ollama's 5m.
+	KeepAlive *time.Duration
 	// Seed makes the generated text and the fault dice repeatable.
 	Seed uint64
 	// Profiles holds the per-model timings.

@@ -168,7 +168,7 @@ func (s *scheduler) startLoadLocked(r *runner) {
 	r.ready = make(chan struct{})
 	r.gen++
 	r.loads++
-	r.session = s.cfg.KeepAlive
+	r.session = *s.cfg.KeepAlive
 	gen, ready := r.gen, r.ready
 	d := s.loadFor(r.name)
 	finish := func() {

@@ -62,9 +62,14 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 	if cfg.MaxLoadedModels <= 0 {
 		cfg.MaxLoadedModels = 3 // defaultModelsPerGPU × one GPU (server/sched.go)
 	}
-	if cfg.KeepAlive < 0 {
-		cfg.KeepAlive = forever
+	s0 := 5 * time.Minute // OLLAMA_KEEP_ALIVE default (envconfig)
+	if cfg.KeepAlive != nil {
+		s0 = *cfg.KeepAlive
 	}
+	if s0 < 0 {
+		s0 = forever
+	}
+	cfg.KeepAlive = &s0
 	if cfg.Profiles.Default == (Profile{}) {
 		cfg.Profiles.Default = DefaultProfile()
 	}

@@ -108,6 +108,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := ka.UnmarshalJSON([]byte(*keepAlive)); err != nil {
 		return fmt.Errorf("--keep-alive: %w", err)
 	}
+	kad := ka.D()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sim, err := ollamasim.New(ollamasim.Config{
@@ -116,7 +117,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		MaxQueue:        *maxQueue,
 		StrictQueue:     *strict,
 		MaxLoadedModels: *maxLoaded,
-		KeepAlive:       ka.D(),
+		KeepAlive:       &kad,
 		Seed:            *seed,
 		Profiles:        profs,
 	}, reg)
