@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -123,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 // errUsage marks a command-line mistake, already explained on stderr.
-var errUsage = fmt.Errorf("usage")
+var errUsage = errors.New("usage")
 
 // cases is the benchmark's cases: non-streamed chat, then each stream length.
 func (c config) cases() []benchCase {
@@ -138,8 +139,8 @@ func (c config) cases() []benchCase {
 func (c config) planned() time.Duration {
 	perCell := c.duration.Round(time.Second) + c.warmup.Round(time.Second) + time.Second
 	d := time.Duration(c.repeat*len(c.cases())*len(c.targets)) * perCell
-	if c.profile {
-		d += time.Duration(c.profileSeconds+5) * time.Second
+	if c.profile { // two profiled cells, each with a warm-up, and a bridge start
+		d += time.Duration(2*(c.profileSeconds+5)+5) * time.Second
 	}
 	return d
 }
