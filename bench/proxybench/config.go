@@ -37,6 +37,7 @@ type config struct {
 	failOnVerdict   bool
 	keep            bool
 	maxTime         time.Duration
+	render          string // re-render this results.json instead of running
 }
 
 const usageText = `Usage: go run ./bench/proxybench [flags]
@@ -87,6 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&cfg.streamTolerance, "stream-tolerance", 0.05, "streamed relay 'reaches nginx's rate' when bridge/nginx >= 1 - this (run-to-run noise)")
 	fs.BoolVar(&cfg.failOnVerdict, "fail-on-verdict", false, "exit 3 when the verdict is 'not done'")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the run's temp dir (configs, process logs)")
+	fs.StringVar(&cfg.render, "render", "", "do not run: recompute summaries and verdict of an earlier results.json and write report.md and results.json to --out")
 	fs.DurationVar(&cfg.maxTime, "max-time", 0, "hard bound on the whole run (default: the planned time x1.5 + 2 min)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

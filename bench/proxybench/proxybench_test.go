@@ -110,6 +110,10 @@ func TestShortRun(t *testing.T) {
 	if err != nil || !strings.Contains(string(md), "| nginx (Debian nginx-light) |") {
 		t.Errorf("report.md: %v\n%s", err, md)
 	}
+	again, err := rerender(filepath.Join(out, "results.json"), t.TempDir())
+	if err != nil || len(again.Summaries) != len(rep.Summaries) || again.Verdict.Done != rep.Verdict.Done {
+		t.Errorf("rerender: %v; %d summaries, want %d", err, len(again.Summaries), len(rep.Summaries))
+	}
 	var back report
 	js, err := os.ReadFile(filepath.Join(out, "results.json"))
 	if err == nil {
