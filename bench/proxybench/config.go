@@ -25,6 +25,7 @@ type config struct {
 	dsbridge        string
 	bridgeConfig    string
 	bridgeArgs      []string
+	bridgeEnv       []string
 	nginxPath       string
 	wrkPath         string
 	wrkCPUs         string
@@ -77,6 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.bridgeConfig, "bridge-config", "", "config file passed to dsbridge serve --config")
 	var bargs stringList
 	fs.Var(&bargs, "bridge-arg", "extra argument for dsbridge serve (repeatable), e.g. --bridge-arg=--pprof")
+	var benv stringList
+	fs.Var(&benv, "bridge-env", "KEY=VALUE in the bridge's environment (repeatable), e.g. --bridge-env GOGC=400")
 	fs.StringVar(&cfg.nginxPath, "nginx", "nginx", "nginx binary")
 	fs.StringVar(&cfg.wrkPath, "wrk", "wrk", "wrk binary")
 	fs.StringVar(&cfg.wrkCPUs, "wrk-cpus", "", "taskset CPU list for wrk (empty: no pinning)")
@@ -98,6 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errUsage
 	}
 	cfg.bridgeArgs = bargs
+	cfg.bridgeEnv = benv
 	for _, t := range strings.Split(*targets, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			cfg.targets = append(cfg.targets, t)

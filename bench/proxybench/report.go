@@ -42,6 +42,7 @@ type settings struct {
 	ServerCPUs    string   `json:"server_cpus,omitempty"`
 	BridgeArgs    []string `json:"bridge_args,omitempty"`
 	BridgeConfig  string   `json:"bridge_config,omitempty"`
+	BridgeEnv     []string `json:"bridge_env,omitempty"`
 	StreamTol     float64  `json:"stream_tolerance"`
 }
 
@@ -127,7 +128,7 @@ func newReport(cfg config) *report {
 			Connections: cfg.connections, Threads: cfg.threads,
 			DurationS: cfg.duration.Seconds(), WarmupS: cfg.warmup.Seconds(), Repeat: cfg.repeat,
 			WrkCPUs: cfg.wrkCPUs, ServerCPUs: cfg.serverCPUs,
-			BridgeArgs: cfg.bridgeArgs, BridgeConfig: cfg.bridgeConfig, StreamTol: cfg.streamTolerance,
+			BridgeArgs: cfg.bridgeArgs, BridgeConfig: cfg.bridgeConfig, BridgeEnv: cfg.bridgeEnv, StreamTol: cfg.streamTolerance,
 		},
 		Machine:     machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Kernel: uname()},
 		StartErrors: map[string]string{},
@@ -334,8 +335,8 @@ func (r *report) Markdown() string {
 		st.Connections, st.Threads, st.DurationS, st.WarmupS, st.Repeat, st.UpstreamCount, st.Upstreams, pin,
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd,
 		r.Machine.OtherCPUMed, r.Machine.OtherCPUMax)
-	if len(st.BridgeArgs) > 0 || st.BridgeConfig != "" {
-		fmt.Fprintf(&b, "Bridge: `dsbridge serve` with %q, config %q.\n\n", st.BridgeArgs, st.BridgeConfig)
+	if len(st.BridgeArgs) > 0 || st.BridgeConfig != "" || len(st.BridgeEnv) > 0 {
+		fmt.Fprintf(&b, "Bridge: `dsbridge serve` with arguments %q, config %q, environment %q.\n\n", st.BridgeArgs, st.BridgeConfig, st.BridgeEnv)
 	}
 	fmt.Fprintf(&b, "Figures are medians over the repeats; ± is half the min–max range, in %% of the median. "+
 		"CPU is user+system time from /proc per 1000 requests (nginx: master and workers). "+

@@ -115,7 +115,7 @@ func (e *env) startBridge(ctx context.Context, procName string, extra []string) 
 	}
 	args = append(args, e.cfg.bridgeArgs...)
 	args = append(args, extra...)
-	p, err := startProc(procName, e.dir, e.cfg.serverCPUs, e.dsbridge, args, nil)
+	p, err := startProc(procName, e.dir, e.cfg.serverCPUs, e.dsbridge, args, e.cfg.bridgeEnv)
 	if err != nil {
 		return nil, err
 	}
