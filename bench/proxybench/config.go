@@ -27,6 +27,7 @@ type config struct {
 	bridgeArgs      []string
 	bridgeEnv       []string
 	nginxPath       string
+	haproxyPath     string
 	wrkPath         string
 	wrkCPUs         string
 	serverCPUs      string
@@ -64,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
 	}
-	targets := fs.String("targets", strings.Join(allTargets(), ","), "targets to compare, comma-separated, in table order")
+	targets := fs.String("targets", strings.Join(allTargets(), ","), "targets to compare, comma-separated, in table order; haproxy may be added")
 	fs.StringVar(&cfg.upstreamKind, "upstreams", "stdlib", "upstream kind: stdlib (tiny net/http servers in this program) or sim (dsbridge sim --profile instant)")
 	fs.IntVar(&cfg.upstreamCount, "upstream-count", 3, "number of upstreams")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured wrk run per cell (whole seconds)")
@@ -81,6 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var benv stringList
 	fs.Var(&benv, "bridge-env", "KEY=VALUE in the bridge's environment (repeatable), e.g. --bridge-env GOGC=400")
 	fs.StringVar(&cfg.nginxPath, "nginx", "nginx", "nginx binary")
+	fs.StringVar(&cfg.haproxyPath, "haproxy", "haproxy", "haproxy binary (for --targets …,haproxy)")
 	fs.StringVar(&cfg.wrkPath, "wrk", "wrk", "wrk binary")
 	fs.StringVar(&cfg.wrkCPUs, "wrk-cpus", "", "taskset CPU list for wrk (empty: no pinning)")
 	fs.StringVar(&cfg.serverCPUs, "server-cpus", "", "taskset CPU list for the proxies and upstreams (empty: no pinning)")

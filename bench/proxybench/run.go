@@ -64,6 +64,11 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 			return nil, err
 		}
 	}
+	if contains(cfg.targets, "haproxy") {
+		if cfg.haproxyPath, err = lookTool(cfg.haproxyPath); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := os.MkdirTemp("", "proxybench-")
 	if err != nil {
 		return nil, err
@@ -388,7 +393,7 @@ func moduleRoot() (string, error) {
 func lookTool(name string) (string, error) {
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%s not found (Debian: apt-get install wrk nginx-light): %w", name, err)
+		return "", fmt.Errorf("%s not found (Debian: apt-get install wrk nginx-light haproxy): %w", name, err)
 	}
 	return p, nil
 }
