@@ -43,6 +43,7 @@ type settings struct {
 	BridgeArgs    []string `json:"bridge_args,omitempty"`
 	BridgeConfig  string   `json:"bridge_config,omitempty"`
 	BridgeEnv     []string `json:"bridge_env,omitempty"`
+	BridgeVersion string   `json:"bridge_version,omitempty"`
 	StreamTol     float64  `json:"stream_tolerance"`
 }
 
@@ -335,6 +336,9 @@ func (r *report) Markdown() string {
 		st.Connections, st.Threads, st.DurationS, st.WarmupS, st.Repeat, st.UpstreamCount, st.Upstreams, pin,
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd,
 		r.Machine.OtherCPUMed, r.Machine.OtherCPUMax)
+	if st.BridgeVersion != "" {
+		fmt.Fprintf(&b, "Bridge binary: `%s`, default configuration unless said below.\n\n", st.BridgeVersion)
+	}
 	if len(st.BridgeArgs) > 0 || st.BridgeConfig != "" || len(st.BridgeEnv) > 0 {
 		fmt.Fprintf(&b, "Bridge: `dsbridge serve` with arguments %q, config %q, environment %q.\n\n", st.BridgeArgs, st.BridgeConfig, st.BridgeEnv)
 	}

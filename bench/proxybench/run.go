@@ -94,6 +94,10 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		}
 	}
 	rep := newReport(cfg)
+	if e.dsbridge != "" {
+		v, _ := exec.CommandContext(ctx, e.dsbridge, "version").Output()
+		rep.Settings.BridgeVersion = strings.TrimSpace(string(v))
+	}
 	rep.Machine.LoadAvgStart = loadAvg()
 	fmt.Fprintf(log, "proxybench: %d targets x %d cases x %d repeats, about %v; load average %.2f\n",
 		len(cfg.targets), len(cfg.cases()), cfg.repeat, cfg.planned().Round(time.Second), rep.Machine.LoadAvgStart)
@@ -362,7 +366,11 @@ func dsbridgeBinary(ctx context.Context, cfg config, dir string, log io.Writer) 
 	}
 	bin := filepath.Join(dir, "dsbridge")
 	fmt.Fprintf(log, "proxybench: building %s/cmd/dsbridge\n", root)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/dsbridge")
+	// Stamp the version as the Makefile does, so the report says which
+	// bridge it measured.
+	desc, _ := exec.CommandContext(ctx, "git", "-C", root, "describe", "--tags", "--always", "--dirty").Output()
+	ldflags := "-X main.version=" + strings.TrimSpace(string(desc))
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "./cmd/dsbridge")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
