@@ -51,6 +51,9 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 		s.nativeError(w, ep, "", http.StatusNotFound, fmt.Sprintf("model '%s' not found", req.Model))
 		return
 	}
+	if !s.checkOptions(w, ep, m, false, req.Options) {
+		return
+	}
 	resp, ok := s.embed(w, r, ep, false, m, req.Model, inputs, req.Dimensions, req.KeepAlive, start)
 	if ok {
 		writeJSON(w, http.StatusOK, resp)
@@ -123,6 +126,9 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// handleScheduleError's os.ErrNotExist case.
 		s.nativeError(w, ep, "", http.StatusNotFound, fmt.Sprintf("model %q not found, try pulling it first", req.Model))
+		return
+	}
+	if !s.checkOptions(w, ep, m, false, req.Options) {
 		return
 	}
 	var inputs []string

@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 )
@@ -224,10 +223,4 @@ func (s *Server) serveFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"faults": s.faults.list()})
-}
-
-// isInferencePath tells paths that carry a model from the rest.
-func isInferencePath(p string) bool {
-	return strings.HasPrefix(p, "/api/") && p != "/api/version" && p != "/api/tags" && p != "/api/ps" ||
-		strings.HasPrefix(p, "/v1/")
 }

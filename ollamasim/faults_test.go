@@ -285,7 +285,7 @@ ollamasim_loaded_models 1
 # HELP ollamasim_output_tokens_total Generated (eval) tokens written to clients.
 # TYPE ollamasim_output_tokens_total counter
 ollamasim_output_tokens_total{model="deepseek-r1:7b"} 6
-# HELP ollamasim_requests_total Requests answered, by endpoint (route), model (configured name, or "" / "unknown") and HTTP status.
+# HELP ollamasim_requests_total Requests answered, by endpoint (route), model (served model, or "" when none) and HTTP status.
 # TYPE ollamasim_requests_total counter
 ollamasim_requests_total{code="200",endpoint="/api/chat",model="deepseek-r1:7b"} 1
 ollamasim_requests_total{code="404",endpoint="/api/chat",model=""} 1

@@ -3,7 +3,6 @@ package ollamasim_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"testing"
@@ -41,6 +40,3 @@ func mustJSON(t testing.TB, b []byte) map[string]any {
 	}
 	return m
 }
-
-// asError is errors.As, kept here so tests read as one line.
-func asError[T error](err error, target *T) bool { return errors.As(err, target) }

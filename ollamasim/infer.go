@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ollama/ollama/api"
@@ -22,6 +23,7 @@ type job struct {
 	keepAlive  *time.Duration
 	stream     bool
 	isOpenAI   bool
+	think      bool // a thinking model with think on: the answer starts with reasoning
 	start      time.Time
 }
 
@@ -29,6 +31,7 @@ type job struct {
 type result struct {
 	gen       generation
 	n         int // tokens sent
+	thinkN    int // how many of the first tokens are thinking
 	metrics   api.Metrics
 	createdAt time.Time
 	promptIDs []int
@@ -38,8 +41,8 @@ type result struct {
 type format interface {
 	// streamType is the streamed Content-Type.
 	streamType() string
-	// token appends one streamed frame for a token.
-	token(b []byte, text string, now time.Time) []byte
+	// token appends one streamed frame for a token (thinking or content).
+	token(b []byte, text string, thinking bool, now time.Time) []byte
 	// final appends the stream's last frame(s).
 	final(b []byte, r *result) []byte
 	// whole writes the non-streamed answer.
@@ -86,6 +89,8 @@ func number(v any) float64 {
 		return n
 	case float32:
 		return float64(n)
+	case int32:
+		return float64(n)
 	case int:
 		return float64(n)
 	case int64:
@@ -129,6 +134,10 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 	key := requestKey(s.cfg.Seed, j.model.name, j.prompt, j.seed)
 	g := generate(key, j.numPredict, prof.MinOutputTokens, prof.MaxOutputTokens, j.stop)
 	res := &result{gen: g}
+	if j.think && len(g.tokens) > 1 {
+		// Reasoning models think first: about a third of the answer here.
+		res.thinkN = max(1, len(g.tokens)/3)
+	}
 
 	// Prefill: fixed TTFT plus time per prompt token.
 	prefill := prof.TTFT.D() + time.Duration(j.promptToks)*prof.PrefillPerToken.D()
@@ -185,8 +194,13 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 
 	if !j.stream {
 		for i := range g.tokens {
-			if p.hangMid != nil && i == p.hangMid.AfterTokens && !sleep(ctx, p.hangMid.Duration.D()) {
-				return
+			if p.hangMid != nil && i == p.hangMid.AfterTokens {
+				if d := p.hangMid.Duration.D(); d == 0 {
+					<-ctx.Done() // 0: until the client leaves
+					return
+				} else if !sleep(ctx, d) {
+					return
+				}
 			}
 			if i > 0 && !pace() {
 				s.metrics.request(j.endpoint, j.model.name, 499)
@@ -236,7 +250,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 		if i > 0 && !pace() {
 			return
 		}
-		buf = f.token(buf, tok, s.now())
+		buf = f.token(buf, tok, i < res.thinkN, s.now())
 		if !flush() {
 			return
 		}
@@ -302,4 +316,10 @@ func (s *Server) scheduleError(w http.ResponseWriter, j *job, err error) {
 	} else {
 		s.nativeError(w, j.endpoint, j.model.name, status, msg)
 	}
+}
+
+// texts splits a result's tokens into thinking and content text.
+func (r *result) texts() (thinking, content string) {
+	t := min(r.thinkN, r.n)
+	return strings.Join(r.gen.tokens[:t], ""), strings.Join(r.gen.tokens[t:r.n], "")
 }

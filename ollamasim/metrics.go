@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer, s *scheduler) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ollamasim_requests_total",
-			Help: "Requests answered, by endpoint (route), model (configured name, or \"\" / \"unknown\") and HTTP status.",
+			Help: "Requests answered, by endpoint (route), model (served model, or \"\" when none) and HTTP status.",
 		}, []string{"endpoint", "model", "code"}),
 		faults: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ollamasim_faults_fired_total",

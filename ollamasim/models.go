@@ -16,20 +16,19 @@ import (
 
 // modelInfo is what /api/tags, /api/show and /api/ps say about a model.
 type modelInfo struct {
-	name        string
-	arch        string
-	details     api.ModelDetails
-	size        int64 // on disk
-	vramSize    int64 // loaded
-	digest      string
-	modified    time.Time
-	params      int64
-	blocks      int
-	embedLen    int
-	contextLen  int
-	template    string
-	caps        []model.Capability
-	idPrefixLen int
+	name       string
+	arch       string
+	details    api.ModelDetails
+	size       int64 // on disk
+	vramSize   int64 // loaded
+	digest     string
+	modified   time.Time
+	params     int64
+	blocks     int
+	embedLen   int
+	contextLen int
+	template   string
+	caps       []model.Capability
 }
 
 // newModelInfo derives plausible metadata from the model's name: family
@@ -234,6 +233,7 @@ func (s *Server) handleShow(w http.ResponseWriter, r *http.Request) {
 	}
 	name := req.Model
 	if name == "" {
+		//lint:ignore SA1019 Ollama still accepts the deprecated field (cmp.Or(r.Model, r.Name)).
 		name = req.Name
 	}
 	if !s.simpleFaults(w, r, ep, false) {

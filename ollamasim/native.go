@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ollama/ollama/api"
+	"github.com/ollama/ollama/types/model"
 )
 
 // Template overheads in tokens: a ChatML-style template wraps each message
@@ -62,11 +64,18 @@ func (s *Server) handleGenerate(w http.ResponseWriter, r *http.Request) {
 
 // generate serves /api/generate and, through f, /v1/completions.
 func (s *Server) generate(w http.ResponseWriter, r *http.Request, ep string, isOpenAI bool, m *modelInfo, req *api.GenerateRequest, start time.Time, f format) {
+	if !s.checkOptions(w, ep, m, isOpenAI, req.Options) {
+		return
+	}
 	// An empty prompt only loads (or, with keep_alive 0, unloads) the model.
 	if req.Prompt == "" && len(req.Images) == 0 && !isOpenAI {
 		s.loadOnly(w, r, ep, m, req.KeepAlive, func(reason string) any {
 			return api.GenerateResponse{Model: req.Model, CreatedAt: s.now().UTC(), Response: "", Done: true, DoneReason: reason}
 		})
+		return
+	}
+	think, ok := s.thinkOf(w, ep, m, isOpenAI, req.Think)
+	if !ok {
 		return
 	}
 	numPredict, stop, seed, numCtx := optionsOf(req.Options)
@@ -83,7 +92,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, ep string, isO
 	j := &job{
 		endpoint: ep, path: r.URL.Path, model: m, prompt: prompt,
 		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, stop: stop, seed: seed,
-		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, start: start,
+		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, think: think, start: start,
 	}
 	if f == nil {
 		f = &generateFormat{model: req.Model, withContext: !req.Raw}
@@ -112,10 +121,17 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 
 // chat serves /api/chat and, through f, /v1/chat/completions.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenAI bool, m *modelInfo, req *api.ChatRequest, start time.Time, f format) {
+	if !s.checkOptions(w, ep, m, isOpenAI, req.Options) {
+		return
+	}
 	if len(req.Messages) == 0 {
 		s.loadOnly(w, r, ep, m, req.KeepAlive, func(reason string) any {
 			return api.ChatResponse{Model: req.Model, CreatedAt: s.now().UTC(), Message: api.Message{Role: "assistant"}, Done: true, DoneReason: reason}
 		})
+		return
+	}
+	think, ok := s.thinkOf(w, ep, m, isOpenAI, req.Think)
+	if !ok {
 		return
 	}
 	numPredict, stop, seed, numCtx := optionsOf(req.Options)
@@ -123,12 +139,47 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenA
 	j := &job{
 		endpoint: ep, path: r.URL.Path, model: m, prompt: prompt,
 		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, stop: stop, seed: seed,
-		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, start: start,
+		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, think: think, start: start,
 	}
 	if f == nil {
 		f = &chatFormat{model: req.Model}
 	}
 	s.run(w, r, j, f)
+}
+
+// thinkOf applies Ollama's think defaults: on for a thinking-capable model
+// unless the request says false; asking a model without the capability to
+// think is a 400.
+func (s *Server) thinkOf(w http.ResponseWriter, ep string, m *modelInfo, isOpenAI bool, t *api.ThinkValue) (bool, bool) {
+	capable := slices.Contains(m.caps, model.CapabilityThinking)
+	if !capable {
+		if t != nil && t.Bool() {
+			msg := fmt.Sprintf("%q does not support thinking", m.name)
+			if isOpenAI {
+				s.openAIHandlerError(w, ep, m.name, http.StatusBadRequest, msg)
+			} else {
+				s.nativeError(w, ep, m.name, http.StatusBadRequest, msg)
+			}
+			return false, false
+		}
+		return false, true
+	}
+	return t == nil || t.Bool(), true
+}
+
+// checkOptions answers a wrongly typed option as Ollama's scheduleRunner
+// does: 500 with api.Options.FromMap's message.
+func (s *Server) checkOptions(w http.ResponseWriter, ep string, m *modelInfo, isOpenAI bool, opts map[string]any) bool {
+	err := s.options.check(opts)
+	if err == nil {
+		return true
+	}
+	if isOpenAI {
+		s.openAIHandlerError(w, ep, m.name, http.StatusInternalServerError, err.Error())
+	} else {
+		s.nativeError(w, ep, m.name, http.StatusInternalServerError, err.Error())
+	}
+	return false
 }
 
 // loadOnly answers a request with nothing to generate: keep_alive 0
@@ -163,13 +214,16 @@ type generateFormat struct {
 
 func (f *generateFormat) streamType() string { return ctNDJSON }
 
-func (f *generateFormat) token(b []byte, text string, now time.Time) []byte {
+func (f *generateFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
+	if thinking {
+		return appendLine(b, api.GenerateResponse{Model: f.model, CreatedAt: now.UTC(), Thinking: text})
+	}
 	return appendLine(b, api.GenerateResponse{Model: f.model, CreatedAt: now.UTC(), Response: text})
 }
 
-func (f *generateFormat) resp(r *result, text string) api.GenerateResponse {
+func (f *generateFormat) resp(r *result, thinking, text string) api.GenerateResponse {
 	out := api.GenerateResponse{
-		Model: f.model, CreatedAt: r.createdAt, Response: text, Done: true,
+		Model: f.model, CreatedAt: r.createdAt, Response: text, Thinking: thinking, Done: true,
 		DoneReason: r.gen.doneReason, Metrics: r.metrics,
 	}
 	if f.withContext {
@@ -178,10 +232,11 @@ func (f *generateFormat) resp(r *result, text string) api.GenerateResponse {
 	return out
 }
 
-func (f *generateFormat) final(b []byte, r *result) []byte { return appendLine(b, f.resp(r, "")) }
+func (f *generateFormat) final(b []byte, r *result) []byte { return appendLine(b, f.resp(r, "", "")) }
 
 func (f *generateFormat) whole(w http.ResponseWriter, r *result) {
-	writeJSON(w, http.StatusOK, f.resp(r, strings.Join(r.gen.tokens[:r.n], "")))
+	thinking, content := r.texts()
+	writeJSON(w, http.StatusOK, f.resp(r, thinking, content))
 }
 
 func (f *generateFormat) errorLine(b []byte, msg string) []byte {
@@ -193,21 +248,31 @@ type chatFormat struct{ model string }
 
 func (f *chatFormat) streamType() string { return ctNDJSON }
 
-func (f *chatFormat) token(b []byte, text string, now time.Time) []byte {
-	return appendLine(b, api.ChatResponse{Model: f.model, CreatedAt: now.UTC(), Message: api.Message{Role: "assistant", Content: text}})
+func (f *chatFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
+	return appendLine(b, api.ChatResponse{Model: f.model, CreatedAt: now.UTC(), Message: message(text, thinking)})
 }
 
-func (f *chatFormat) resp(r *result, text string) api.ChatResponse {
+// message is a streamed assistant message: reasoning goes in "thinking",
+// with an empty "content" (Ollama's ChatHandler with think on).
+func message(text string, thinking bool) api.Message {
+	if thinking {
+		return api.Message{Role: "assistant", Thinking: text}
+	}
+	return api.Message{Role: "assistant", Content: text}
+}
+
+func (f *chatFormat) resp(r *result, thinking, text string) api.ChatResponse {
 	return api.ChatResponse{
-		Model: f.model, CreatedAt: r.createdAt, Message: api.Message{Role: "assistant", Content: text},
+		Model: f.model, CreatedAt: r.createdAt, Message: api.Message{Role: "assistant", Content: text, Thinking: thinking},
 		Done: true, DoneReason: r.gen.doneReason, Metrics: r.metrics,
 	}
 }
 
-func (f *chatFormat) final(b []byte, r *result) []byte { return appendLine(b, f.resp(r, "")) }
+func (f *chatFormat) final(b []byte, r *result) []byte { return appendLine(b, f.resp(r, "", "")) }
 
 func (f *chatFormat) whole(w http.ResponseWriter, r *result) {
-	writeJSON(w, http.StatusOK, f.resp(r, strings.Join(r.gen.tokens[:r.n], "")))
+	thinking, content := r.texts()
+	writeJSON(w, http.StatusOK, f.resp(r, thinking, content))
 }
 
 func (f *chatFormat) errorLine(b []byte, msg string) []byte {

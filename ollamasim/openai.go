@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ollama/ollama/api"
@@ -89,22 +88,22 @@ func appendSSE(b []byte, v any) []byte {
 	return append(b, "\n\n"...)
 }
 
-func (f *openAIChatFormat) token(b []byte, text string, now time.Time) []byte {
-	return appendSSE(b, openai.ToChunk(f.id, api.ChatResponse{Model: f.model, CreatedAt: now, Message: api.Message{Role: "assistant", Content: text}}, false))
+func (f *openAIChatFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
+	return appendSSE(b, openai.ToChunk(f.id, api.ChatResponse{Model: f.model, CreatedAt: now, Message: message(text, thinking)}, false))
 }
 
-func (f *openAIChatFormat) resp(r *result, text string) api.ChatResponse {
+func (f *openAIChatFormat) resp(r *result, thinking, text string) api.ChatResponse {
 	return api.ChatResponse{
-		Model: f.model, CreatedAt: r.createdAt, Message: api.Message{Role: "assistant", Content: text},
+		Model: f.model, CreatedAt: r.createdAt, Message: api.Message{Role: "assistant", Content: text, Thinking: thinking},
 		Done: true, DoneReason: r.gen.doneReason, Metrics: r.metrics,
 	}
 }
 
 func (f *openAIChatFormat) final(b []byte, r *result) []byte {
-	c := openai.ToChunk(f.id, f.resp(r, ""), false)
+	c := openai.ToChunk(f.id, f.resp(r, "", ""), false)
 	b = appendSSE(b, c)
 	if f.usage {
-		u := openai.ToUsage(f.resp(r, ""))
+		u := openai.ToUsage(f.resp(r, "", ""))
 		c.Usage = &u
 		c.Choices = []openai.ChunkChoice{}
 		b = appendSSE(b, c)
@@ -113,7 +112,8 @@ func (f *openAIChatFormat) final(b []byte, r *result) []byte {
 }
 
 func (f *openAIChatFormat) whole(w http.ResponseWriter, r *result) {
-	writeJSONNL(w, http.StatusOK, openai.ToChatCompletion(f.id, f.resp(r, strings.Join(r.gen.tokens[:r.n], ""))))
+	thinking, content := r.texts()
+	writeJSONNL(w, http.StatusOK, openai.ToChatCompletion(f.id, f.resp(r, thinking, content)))
 }
 
 // errorLine: OpenAI's own mid-stream error event. (Ollama's ChatWriter
@@ -139,7 +139,10 @@ func (f *openAICompletionFormat) chunk(r api.GenerateResponse) openai.Completion
 	return c
 }
 
-func (f *openAICompletionFormat) token(b []byte, text string, now time.Time) []byte {
+func (f *openAICompletionFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
+	if thinking {
+		text = "" // CompleteWriter keeps only "response": a thinking chunk has no text
+	}
 	return appendSSE(b, f.chunk(api.GenerateResponse{Model: f.model, CreatedAt: now, Response: text}))
 }
 
@@ -163,7 +166,8 @@ func (f *openAICompletionFormat) final(b []byte, r *result) []byte {
 }
 
 func (f *openAICompletionFormat) whole(w http.ResponseWriter, r *result) {
-	writeJSONNL(w, http.StatusOK, openai.ToCompletion(f.id, f.resp(r, strings.Join(r.gen.tokens[:r.n], ""))))
+	_, content := r.texts()
+	writeJSONNL(w, http.StatusOK, openai.ToCompletion(f.id, f.resp(r, content)))
 }
 
 func (f *openAICompletionFormat) errorLine(b []byte, msg string) []byte {

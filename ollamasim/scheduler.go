@@ -103,6 +103,11 @@ func (s *scheduler) acquire(ctx context.Context, model string, keepAlive *time.D
 		s.mu.Lock()
 		s.pending--
 		r.pendingLoad--
+		// Everyone who waited for this load gave up: start its keep-alive
+		// clock so it does not stay loaded forever.
+		if r.state == loaded && r.refCount == 0 && r.pendingLoad == 0 && r.timer == nil && r.session != forever {
+			s.idleLocked(r)
+		}
 		s.mu.Unlock()
 	}()
 	for r.state == unloaded {
@@ -328,14 +333,13 @@ func (l *lease) release() {
 
 // modelStatus is one runner as /api/ps and /metrics see it.
 type modelStatus struct {
-	name        string
-	state       runnerState
-	expiresAt   time.Time
-	session     time.Duration
-	refCount    int
-	queued      int
-	busy        int
-	loadedSince time.Time
+	name      string
+	state     runnerState
+	expiresAt time.Time
+	session   time.Duration
+	refCount  int
+	queued    int
+	busy      int
 }
 
 // snapshot returns every model's status, in configuration order.

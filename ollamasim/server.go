@@ -31,6 +31,7 @@ type Server struct {
 	models         map[string]*modelInfo
 	order          []*modelInfo
 	metricsHandler http.Handler
+	options        optionKinds
 	ids            atomic.Uint64 // chatcmpl-N / cmpl-N ids
 }
 
@@ -73,7 +74,7 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 	if cfg.Profiles.Default == (Profile{}) {
 		cfg.Profiles.Default = DefaultProfile()
 	}
-	s := &Server{cfg: cfg, now: cfg.Now, exit: cfg.Exit, models: map[string]*modelInfo{}}
+	s := &Server{cfg: cfg, now: cfg.Now, exit: cfg.Exit, models: map[string]*modelInfo{}, options: newOptionKinds()}
 	if s.now == nil {
 		s.now = time.Now
 	}

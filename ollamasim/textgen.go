@@ -17,6 +17,16 @@ did get come made may part model answer data system server request token stream 
 memory compute queue load balance health check replica node fail over route cache policy window rate limit
 simple fast slow bright quiet large small early late because while where after before under above between`)
 
+// spacedVocabulary is vocabulary with each word's leading space, built
+// once so generating a token allocates nothing. Read-only after init.
+var spacedVocabulary = func() []string {
+	out := make([]string, len(vocabulary))
+	for i, w := range vocabulary {
+		out[i] = " " + w
+	}
+	return out
+}()
+
 // punctuation tokens, emitted now and then after a word.
 var punctuation = []string{".", ",", "?", "!", ";"}
 
@@ -79,7 +89,7 @@ func generate(key uint64, numPredict, minTok, maxTok int, stop []string) generat
 			lastPunct = true
 		} else {
 			i := rng.IntN(len(vocabulary))
-			tok, id = " "+vocabulary[i], tokenIDBase+i
+			tok, id = spacedVocabulary[i], tokenIDBase+i
 			lastPunct = false
 		}
 		if len(stop) > 0 {

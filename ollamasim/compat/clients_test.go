@@ -1,7 +1,8 @@
-package ollamasim_test
+package compat_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,7 +12,15 @@ import (
 	"github.com/ollama/ollama/api"
 	openai "github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/dsbridge/dsbridge/internal/testproc"
 )
+
+// startSim runs a real `dsbridge sim` on a free loopback port.
+func startSim(t testing.TB, args ...string) *testproc.Proc {
+	t.Helper()
+	return testproc.Start(t, "sim", "/", args...)
+}
 
 // TestOllamaClient drives a real simulator process with Ollama's own Go
 // client: if the client can't tell, neither can the tools built on it.
@@ -156,7 +165,7 @@ func TestOpenAIClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(r.Choices) != 1 || r.Choices[0].FinishReason != "length" || r.Usage.CompletionTokens != 7 || r.Choices[0].Message.Content == "" ||
-			!strings.HasPrefix(r.ID, "chatcmpl-") || r.SystemFingerprint != "fp_ollama" {
+			!strings.HasPrefix(r.ID, "chatcmpl-") || r.JSON.SystemFingerprint.Raw() != `"fp_ollama"` {
 			t.Fatalf("%+v", r)
 		}
 	})
@@ -205,7 +214,7 @@ func TestOpenAIClient(t *testing.T) {
 		}
 		_, err = c.Models.Get(ctx, "nope")
 		var apiErr *openai.Error
-		if !asError(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Message != "model 'nope' not found" {
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 404 || apiErr.Message != "model 'nope' not found" {
 			t.Fatalf("unknown model: %v", err)
 		}
 	})
