@@ -193,3 +193,37 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+func TestCellOrder(t *testing.T) {
+	mk := func(names ...string) []*target {
+		var ts []*target
+		for _, n := range names {
+			ts = append(ts, &target{Name: n})
+		}
+		return ts
+	}
+	names := func(ts []*target) string {
+		var s []string
+		for _, t := range ts {
+			s = append(s, t.Name)
+		}
+		return strings.Join(s, ",")
+	}
+	all := mk("direct", "nginx", "httputil", "bridge")
+	for _, tc := range []struct {
+		targets []*target
+		r       int
+		want    string
+	}{
+		{all, 0, "direct,httputil,nginx,bridge"},                      // pair last, nginx first
+		{all, 1, "httputil,bridge,nginx,direct"},                      // rotated by one unit, bridge first
+		{all, 2, "nginx,bridge,direct,httputil"},                      // rotated by two units
+		{mk("direct", "nginx"), 1, "nginx,direct"},                    // no bridge: plain rotation
+		{mk("bridge"), 3, "bridge"},                                   // one target
+		{mk("nginx", "bridge", "haproxy"), 1, "bridge,nginx,haproxy"}, // haproxy is one of the rest
+	} {
+		if got := names(cellOrder(tc.targets, tc.r)); got != tc.want {
+			t.Errorf("cellOrder(%s, %d) = %s; want %s", names(tc.targets), tc.r, got, tc.want)
+		}
+	}
+}

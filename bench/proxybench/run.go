@@ -140,10 +140,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	w := &wrkRunner{path: cfg.wrkPath, dir: dir, threads: cfg.threads, connections: cfg.connections, cpus: cfg.wrkCPUs}
 	for r := range cfg.repeat {
 		for _, c := range cfg.cases() {
-			// Rotate the order each repeat so that no target always runs
-			// first (cold) or last (after the machine warmed up).
-			for i := range targets {
-				t := targets[(i+r)%len(targets)]
+			for _, t := range cellOrder(targets, r) {
 				cl, err := e.measure(ctx, w, t, c, r)
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %w", t.Name, c.Name, err)
@@ -174,6 +171,49 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// cellOrder is the order of the targets' cells in repeat r. It rotates
+// each repeat so that no target always runs first (cold) or last (after the
+// machine warmed up), and keeps the bridge right next to nginx, before it
+// in even repeats and after it in odd ones (ABBA): the verdict's ratio is
+// then taken between cells seconds apart, which on a shared machine share
+// more of the neighbours' load than cells a minute apart.
+func cellOrder(targets []*target, r int) []*target {
+	var rest []*target
+	var nginx, bridge *target
+	for _, t := range targets {
+		switch t.Name {
+		case "nginx":
+			nginx = t
+		case "bridge":
+			bridge = t
+		default:
+			rest = append(rest, t)
+		}
+	}
+	pair := []*target{nginx, bridge}
+	if r%2 == 1 {
+		pair = []*target{bridge, nginx}
+	}
+	var units [][]*target // the pair moves as one unit in the rotation
+	for _, t := range rest {
+		units = append(units, []*target{t})
+	}
+	if nginx != nil && bridge != nil {
+		units = append(units, pair)
+	} else {
+		for _, t := range []*target{nginx, bridge} {
+			if t != nil {
+				units = append(units, []*target{t})
+			}
+		}
+	}
+	var order []*target
+	for i := range units {
+		order = append(order, units[(i+r)%len(units)]...)
+	}
+	return order
 }
 
 // measure runs one cell: a warm-up, then the measured wrk run with CPU read
