@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -99,9 +100,9 @@ func (h *Handler) reload() error {
 		cfg.Listen = old.cfg.Listen
 	}
 	pool := newPool(&cfg, old.pool, h.client, h.clock)
-	kept := map[string]bool{}
+	kept := map[*Upstream]bool{}
 	for _, u := range pool.all {
-		kept[u.name] = true
+		kept[u] = true
 		if u.m.success == nil {
 			h.metrics.bindUpstream(u)
 		}
@@ -123,8 +124,13 @@ func (h *Handler) reload() error {
 	h.state.Store(&state{cfg: cfg, pool: pool, budget: newBudget(cfg.Retry)})
 	old.pool.stopHealth()
 	for _, u := range old.pool.all {
-		if !kept[u.name] {
-			u.conns.closeIdle()
+		if kept[u] {
+			continue
+		}
+		// Removed, or replaced because its settings changed: requests in
+		// flight finish on their own connections; idle ones go now.
+		u.conns.closeIdle()
+		if !slices.ContainsFunc(pool.all, func(n *Upstream) bool { return n.name == u.name }) {
 			h.metrics.forgetUpstream(u.name)
 		}
 	}

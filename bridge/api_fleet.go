@@ -65,7 +65,7 @@ func (h *Handler) serveFleetList(w http.ResponseWriter, r *http.Request, rt *rou
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(out)
 	}
-	h.finish(r, rt, w.Header().Get("X-Request-Id"), "", http.StatusOK, start, nil, answered, nil)
+	h.finish(r, rt, w.Header().Get("X-Request-Id"), "", http.StatusOK, start, nil, 1, nil) // a fan-out, not retries
 }
 
 // fanOutGet GETs path from every healthy instance at once; nil for those

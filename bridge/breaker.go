@@ -40,19 +40,11 @@ func newBreaker(name string, c BreakerConfig, onChange func(gobreaker.State)) *b
 // half-open probe slot.
 func (b *breaker) open() bool { return b.cb.State() == gobreaker.StateOpen }
 
-// allow takes a slot; done(false) records a failure, done(true) a success.
-func (b *breaker) allow() (func(ok bool), bool) {
+// allow takes a slot; done(nil) records a success, done(err) a failure.
+// gobreaker's own done func is returned as is: no wrapper to allocate.
+func (b *breaker) allow() (func(error), bool) {
 	done, err := b.cb.Allow()
-	if err != nil {
-		return nil, false
-	}
-	return func(ok bool) {
-		if ok {
-			done(nil)
-		} else {
-			done(errAttemptFailed)
-		}
-	}, true
+	return done, err == nil
 }
 
 func (b *breaker) state() gobreaker.State { return b.cb.State() }

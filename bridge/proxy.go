@@ -88,7 +88,25 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 		req.buf.Grow(int(r.ContentLength) + 1)
 	}
 	_ = rc.SetReadDeadline(h.clock().Add(sc.ReadBodyTimeout))
-	_, err := req.buf.ReadFrom(io.LimitReader(r.Body, sc.MaxBodyBytes+1))
+	// A plain read loop rather than ReadFrom(io.LimitReader(…)): the
+	// limited reader would be one heap allocation per request.
+	var err error
+	for int64(req.buf.Len()) <= sc.MaxBodyBytes {
+		if req.buf.Available() == 0 {
+			req.buf.Grow(4096)
+		}
+		b := req.buf.AvailableBuffer()
+		b = b[:min(int64(cap(b)), sc.MaxBodyBytes+1-int64(req.buf.Len()))]
+		var n int
+		n, err = r.Body.Read(b)
+		req.buf.Write(b[:n])
+		if err != nil {
+			break
+		}
+	}
+	if err == io.EOF {
+		err = nil
+	}
 	if err != nil {
 		// The deadline stays: net/http would otherwise wait for the slow
 		// client to send the rest of the body before closing.
@@ -121,7 +139,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 	var errs []error
 	var kept *keptResponse
 	attempts := 0
-	for {
+	// Bounded: every pass either makes an attempt (at most MaxAttempts) or
+	// skips an upstream whose breaker refused (at most one per upstream).
+	for pass := 0; pass < len(st.pool.all)+st.cfg.Retry.MaxAttempts; pass++ {
 		u := st.pool.pick(req)
 		if u == nil {
 			break
@@ -231,7 +251,7 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 	switch {
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 		k := x.keep()
-		done(false)
+		done(errAttemptFailed)
 		u.recordFailure(h.clock().UnixNano())
 		return attemptResult{retry: true, kept: k,
 			err: &upstreamError{u.name, errors.New(resp.Status + ": " + strings.TrimSpace(string(k.body)))}}
@@ -239,7 +259,7 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 		// Our model knowledge was stale: forget it for u and try another.
 		// The request is not at fault and neither is u.
 		k := x.keep()
-		done(true)
+		done(nil)
 		u.forgetModel(req.model)
 		u.m.clientError.Inc()
 		return attemptResult{retry: true, kept: k, err: &upstreamError{u.name, errors.New(strings.TrimSpace(string(k.body)))}}
@@ -368,11 +388,6 @@ type upstreamError struct {
 
 func (e *upstreamError) Error() string { return e.upstream + ": " + e.err.Error() }
 func (e *upstreamError) Unwrap() error { return e.err }
-
-func isDialError(err error) bool {
-	var oe *net.OpError
-	return errors.As(err, &oe) && oe.Op == "dial"
-}
 
 // hopHeaders are per-connection (RFC 9110 §7.6.1) and never forwarded.
 func isHopHeader(k string) bool {

@@ -16,7 +16,7 @@ import (
 // idle bound (a read deadline, no timer); no total time-out. Back-pressure is
 // the client's: the next chunk is read only after the last one was written.
 func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *request, u *Upstream,
-	x *exchange, done func(bool), start, upStart time.Time) attemptResult {
+	x *exchange, done func(error), start, upStart time.Time) attemptResult {
 	resp := x.resp
 	bp := h.bufPool.Get().(*[]byte)
 	defer h.bufPool.Put(bp)
@@ -59,7 +59,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			last = chunk[n-1]
 			if _, werr := w.Write(chunk); werr != nil {
 				x.close()
-				done(true) // the client went away; the upstream did nothing wrong
+				done(nil) // the client went away; the upstream did nothing wrong
 				u.m.canceled.Inc()
 				return attemptResult{code: statusClientClosed, err: werr}
 			}
@@ -80,7 +80,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 
 	if rerr == io.EOF && !errLine {
 		x.release()
-		done(true)
+		done(nil)
 		if resp.StatusCode >= 400 {
 			u.m.clientError.Inc()
 		} else {
@@ -91,13 +91,13 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	clientGone := r.Context().Err() != nil
 	x.close()
 	if clientGone {
-		done(true)
+		done(nil)
 		u.m.canceled.Inc()
 		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
 	}
 	// The upstream failed mid-answer: count it, end the client's stream in
 	// its own protocol.
-	done(false)
+	done(errAttemptFailed)
 	u.recordFailure(end.UnixNano())
 	h.metrics.streamErrors.Inc()
 	if errLine {
@@ -127,12 +127,12 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 // attemptFailed accounts for an attempt that failed before the first byte
 // and names the cause: the client left (499, no retry), the health checks
 // declared the upstream dead, or timeout (the phase's time-out).
-func (h *Handler) attemptFailed(r *http.Request, u *Upstream, x *exchange, err, timeout error, done func(bool)) attemptResult {
+func (h *Handler) attemptFailed(r *http.Request, u *Upstream, x *exchange, err, timeout error, done func(error)) attemptResult {
 	if x != nil {
 		x.close()
 	}
 	if r.Context().Err() != nil {
-		done(true)
+		done(nil)
 		u.m.canceled.Inc()
 		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
 	}
@@ -142,7 +142,7 @@ func (h *Handler) attemptFailed(r *http.Request, u *Upstream, x *exchange, err, 
 	case isTimeout(err):
 		err = timeout
 	}
-	done(false)
+	done(errAttemptFailed)
 	u.recordFailure(h.clock().UnixNano())
 	return attemptResult{retry: true, err: &upstreamError{u.name, err}}
 }

@@ -145,9 +145,6 @@ func skipOutbound(k string) bool {
 	return isHopHeader(k)
 }
 
-// errStaleConn marks a reused connection that turned out closed.
-var errStaleConn = errors.New("reused connection closed by upstream")
-
 // isStale reports whether err on a reused connection, before any answer
 // byte, means the upstream had closed it while idle.
 func isStale(c *upConn, err error) bool {

@@ -62,12 +62,12 @@ func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 			if !ok {
 				t.Fatalf("breaker refused attempt %d early", i)
 			}
-			done(false)
+			done(errAttemptFailed)
 		}
 	}
 	fail(4)
 	done, _ := u.brk.allow()
-	done(true) // resets the consecutive count
+	done(nil) // resets the consecutive count
 	fail(4)
 	if !u.Available(time.Now().UnixNano()) {
 		t.Fatal("breaker open after 4 consecutive failures")
