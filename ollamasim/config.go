@@ -38,16 +38,22 @@ type Profile struct {
 }
 
 // DefaultProfile is a 7B model (Q4_K_M, ~4.7 GB) served by Ollama on one
-// data-centre or high-end consumer GPU. Figures, rounded, from published
-// llama.cpp CUDA benchmarks of 7B Q4 models (llama.cpp discussion #15013
-// "Performance of llama.cpp on CUDA": tg128 ≈ 100–190 t/s and pp512 in the
-// thousands of t/s on V100/A100/RTX 4090 class cards) and Ollama's usual
-// "llama runner started in ~2–4 s" for a 7B model from page cache:
-//   - load 3 s; decode 60 tokens/s per stream alone (below the llama.cpp
-//     peak: Ollama's per-token overhead and sampling, a V100-class card);
-//   - prefill 0.5 ms per prompt token (2000 t/s) plus 30 ms fixed TTFT;
-//   - each extra parallel stream costs every stream ~35 % (batched decode
-//     is memory-bound: 4 streams ≈ 2× the single-stream aggregate).
+// GPU. Published llama.cpp figures for 7B–8B models, which Ollama runs:
+//   - ggml-org/llama.cpp#3776 (llama-batched-bench, 7B on CUDA): at batch 1
+//     prompt processing ≈ 2080 t/s and generation ≈ 63 t/s (≈ 50 t/s with a
+//     3200-token context);
+//   - ggml-org/llama.cpp#4766: Tesla P40, llama 7B Q4_0: pp512 ≈ 910 t/s,
+//     tg128 ≈ 57 t/s;
+//   - dmatora/LLM-inference-speed-benchmarks#10: RTX 4090, llama3 8B Q6:
+//     prompt ≈ 4670 t/s, generation ≈ 93 t/s.
+//
+// So: decode 60 tokens/s per stream alone, prefill 0.5 ms per prompt token
+// (2000 t/s) plus 30 ms fixed time to first token (Ollama's request
+// handling, sampling set-up). Load 3 s: Ollama's "llama runner started in
+// 2–4 s" for a 7B model from page cache. Batched decode is memory-bound,
+// so streams sharing a model slow each other: each extra stream costs every
+// stream 35 % here (4 streams ≈ 2× the single-stream aggregate), a
+// modelling choice in line with the batched-decode tables of #3776.
 func DefaultProfile() Profile {
 	return Profile{
 		LoadTime:        Duration(3 * time.Second),

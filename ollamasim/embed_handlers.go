@@ -72,7 +72,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, ep string, isOpen
 	if p.cut != nil {
 		panic(http.ErrAbortHandler)
 	}
-	l, err := s.sched.acquire(r.Context(), m.name, keepAliveOf(ka))
+	l, err := s.sched.acquire(r.Context(), m.name, keepAliveOf(ka), 0)
 	if err != nil {
 		s.scheduleError(w, j, err)
 		return api.EmbedResponse{}, false

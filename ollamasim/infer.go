@@ -18,6 +18,7 @@ type job struct {
 	prompt     string // what the answer is a function of
 	promptToks int
 	numPredict int
+	numCtx     int // options.num_ctx: a different one reloads the model
 	stop       []string
 	seed       int64
 	keepAlive  *time.Duration
@@ -118,7 +119,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 	if p.cut != nil && !j.stream {
 		panic(http.ErrAbortHandler) // close the connection, no answer
 	}
-	l, err := s.sched.acquire(ctx, j.model.name, j.keepAlive)
+	l, err := s.sched.acquire(ctx, j.model.name, j.keepAlive, j.numCtx)
 	if err != nil {
 		s.scheduleError(w, j, err)
 		return
@@ -141,6 +142,8 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 
 	// Prefill: fixed TTFT plus time per prompt token.
 	prefill := prof.TTFT.D() + time.Duration(j.promptToks)*prof.PrefillPerToken.D()
+	promptEval := time.Duration(j.promptToks) * prof.PrefillPerToken.D()
+	seen := l.r.stall.Add(int64(promptEval)) // our own prompt does not stall us twice
 	if !sleep(ctx, prefill) {
 		s.metrics.request(j.endpoint, j.model.name, 499)
 		return
@@ -155,6 +158,10 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 		busy := l.busy()
 		rate := prof.TokensPerSecond / (1 + prof.BatchSlowdown*float64(max(busy, 1)-1))
 		d := time.Duration(float64(time.Second) / rate)
+		if cur := l.r.stall.Load(); cur != seen {
+			d += time.Duration(cur - seen) // others' prompts evaluated meanwhile
+			seen = cur
+		}
 		if timer == nil {
 			timer = time.NewTimer(d)
 		} else {

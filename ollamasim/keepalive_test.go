@@ -35,7 +35,7 @@ func loadedNames(r api.ProcessResponse) []string {
 // TestKeepAlive: load and unload calls, keep_alive durations as /api/ps
 // shows them, expiry, and a cold load after it.
 func TestKeepAlive(t *testing.T) {
-	const load = 300 * time.Millisecond
+	const load = 600 * time.Millisecond
 	p := startSim(t, "--profile", "instant", "--load-time", load.String())
 	base := p.URL
 	const m = "deepseek-r1:7b"
@@ -98,5 +98,31 @@ func TestMaxLoadedModels(t *testing.T) {
 	post(t, p.URL+"/api/generate", `{"model":"llama3.2:3b"}`)
 	if got := loadedNames(ps(t, p.URL)); len(got) != 1 || got[0] != "llama3.2:3b" {
 		t.Fatalf("loaded %v; want only llama3.2:3b", got)
+	}
+}
+
+// TestNumCtxReload: a request for another context length reloads the
+// model (Ollama's needsReload), and /api/ps shows the new context_length.
+func TestNumCtxReload(t *testing.T) {
+	const load = 600 * time.Millisecond
+	p := startSim(t, "--profile", "instant", "--load-time", load.String())
+	req := func(opts string) time.Duration {
+		_, _, b := post(t, p.URL+"/api/chat", `{"model":"deepseek-r1:7b","messages":[{"role":"user","content":"hi"}],"stream":false,"options":{"num_predict":1`+opts+`}}`)
+		return time.Duration(mustJSON(t, b)["load_duration"].(float64))
+	}
+	if d := req(""); d < load {
+		t.Fatalf("cold load_duration %v", d)
+	}
+	if d := req(""); d >= load {
+		t.Fatalf("warm load_duration %v", d)
+	}
+	if d := req(`,"num_ctx":2048`); d < load {
+		t.Fatalf("load_duration after a num_ctx change %v; want a reload", d)
+	}
+	if got := ps(t, p.URL).Models; len(got) != 1 || got[0].ContextLength != 2048 {
+		t.Fatalf("ps %+v; want context_length 2048", got)
+	}
+	if d := req(""); d >= load {
+		t.Fatalf("a request without num_ctx reloaded (%v)", d)
 	}
 }

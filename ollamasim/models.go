@@ -156,7 +156,7 @@ func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
 		}
 		out.Models = append(out.Models, api.ProcessModelResponse{
 			Name: m.name, Model: m.name, Size: m.vramSize, Digest: m.digest, Details: m.details,
-			ExpiresAt: exp.UTC(), SizeVRAM: m.vramSize, ContextLength: m.contextLen,
+			ExpiresAt: exp.UTC(), SizeVRAM: m.vramSize, ContextLength: st.numCtx,
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -91,7 +91,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, ep string, isO
 	}
 	j := &job{
 		endpoint: ep, path: r.URL.Path, model: m, prompt: prompt,
-		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, stop: stop, seed: seed,
+		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, numCtx: numCtx, stop: stop, seed: seed,
 		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, think: think, start: start,
 	}
 	if f == nil {
@@ -138,7 +138,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenA
 	prompt, n := chatPrompt(req.Messages)
 	j := &job{
 		endpoint: ep, path: r.URL.Path, model: m, prompt: prompt,
-		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, stop: stop, seed: seed,
+		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, numCtx: numCtx, stop: stop, seed: seed,
 		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, think: think, start: start,
 	}
 	if f == nil {
@@ -196,7 +196,7 @@ func (s *Server) loadOnly(w http.ResponseWriter, r *http.Request, ep string, m *
 		s.metrics.request(ep, m.name, http.StatusOK)
 		return
 	}
-	l, err := s.sched.acquire(r.Context(), m.name, keepAliveOf(ka))
+	l, err := s.sched.acquire(r.Context(), m.name, keepAliveOf(ka), 0)
 	if err != nil {
 		s.scheduleError(w, &job{endpoint: ep, model: m}, err)
 		return

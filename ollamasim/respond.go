@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -89,30 +87,6 @@ func (s *Server) openAIBindError(w http.ResponseWriter, endpoint string, status 
 	s.metrics.request(endpoint, "", status)
 }
 
-// maxBody bounds request bodies; Ollama has no limit, but a simulator
-// that a fuzzer or a chaos run can exhaust is no use.
-const maxBody = 64 << 20
-
-// decode reads a JSON request body the way gin's ShouldBindJSON does
-// (encoding/json's Decoder, first value only), answering Ollama's errors:
-// an empty body is "missing request body" on the native API and "EOF" on
-// /v1.
-func (s *Server) decode(w http.ResponseWriter, r *http.Request, endpoint string, v any, isOpenAI bool) bool {
-	err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(v)
-	if err == nil {
-		return true
-	}
-	switch {
-	case isOpenAI:
-		s.openAIBindError(w, endpoint, http.StatusBadRequest, err.Error())
-	case errors.Is(err, io.EOF):
-		s.nativeError(w, endpoint, "", http.StatusBadRequest, "missing request body")
-	default:
-		s.nativeError(w, endpoint, "", http.StatusBadRequest, err.Error())
-	}
-	return false
-}
-
 // sleep waits d or until ctx ends; false when ctx ended.
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
@@ -136,7 +110,13 @@ func (s *Server) simpleFaults(w http.ResponseWriter, r *http.Request, endpoint s
 		return true
 	}
 	p := makePlan(fired)
-	return s.preFaults(w, r, endpoint, "", isOpenAI, p)
+	if !s.preFaults(w, r, endpoint, "", isOpenAI, p) {
+		return false
+	}
+	if p.cut != nil {
+		panic(http.ErrAbortHandler) // close the connection, no answer
+	}
+	return true
 }
 
 // preFaults applies what happens before a request is handled: crash,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,6 +32,7 @@ type scheduler struct {
 	cfg     *Config
 	now     func() time.Time
 	loadFor func(model string) time.Duration // includes slow_load faults
+	ctxLen  func(model string) int           // default context length
 
 	mu      sync.Mutex
 	runners map[string]*runner
@@ -43,6 +45,11 @@ type runner struct {
 	name     string
 	parallel int
 	slots    chan struct{} // a token per busy slot
+	// stall is the total prompt-evaluation time started on this model. A
+	// runner evaluates a new prompt in the same batches as the other
+	// streams' next tokens, so they stall for about that long: each stream
+	// adds the growth of stall since its last token to its next interval.
+	stall atomic.Int64
 
 	// guarded by scheduler.mu
 	state       runnerState
@@ -56,6 +63,7 @@ type runner struct {
 	waiting     int // requests waiting for a slot
 	busy        int
 	loads       int
+	numCtx      int // context length it was loaded with
 }
 
 type runnerState int
@@ -66,8 +74,8 @@ const (
 	loaded
 )
 
-func newScheduler(cfg *Config, now func() time.Time, loadFor func(string) time.Duration) *scheduler {
-	s := &scheduler{cfg: cfg, now: now, loadFor: loadFor, runners: map[string]*runner{}, changed: make(chan struct{})}
+func newScheduler(cfg *Config, now func() time.Time, loadFor func(string) time.Duration, ctxLen func(string) int) *scheduler {
+	s := &scheduler{cfg: cfg, now: now, loadFor: loadFor, ctxLen: ctxLen, runners: map[string]*runner{}, changed: make(chan struct{})}
 	for _, m := range cfg.Models {
 		s.runners[m] = &runner{name: m, parallel: cfg.Parallel, slots: make(chan struct{}, cfg.Parallel)}
 	}
@@ -82,11 +90,14 @@ type lease struct {
 }
 
 // acquire gets model's runner, loading it if needed. keepAlive nil means
-// the default. It returns ErrMaxQueue when the pending queue is full.
-func (s *scheduler) acquire(ctx context.Context, model string, keepAlive *time.Duration) (*lease, error) {
+// the default; numCtx 0 means whatever the model runs with. It returns
+// ErrMaxQueue when the pending queue is full. A loaded model asked for
+// another context length is reloaded once its requests finish, as Ollama's
+// needsReload does (a costly cold load that clients mixing num_ctx cause).
+func (s *scheduler) acquire(ctx context.Context, model string, keepAlive *time.Duration, numCtx int) (*lease, error) {
 	s.mu.Lock()
 	r := s.runners[model]
-	if r.state == loaded {
+	if r.state == loaded && r.fits(numCtx) {
 		s.useLocked(r, keepAlive)
 		s.mu.Unlock()
 		return &lease{s: s, r: r}, nil
@@ -100,7 +111,6 @@ func (s *scheduler) acquire(ctx context.Context, model string, keepAlive *time.D
 	s.pending++
 	r.pendingLoad++
 	defer func() {
-		s.mu.Lock()
 		s.pending--
 		r.pendingLoad--
 		// Everyone who waited for this load gave up: start its keep-alive
@@ -110,32 +120,54 @@ func (s *scheduler) acquire(ctx context.Context, model string, keepAlive *time.D
 		}
 		s.mu.Unlock()
 	}()
-	for r.state == unloaded {
-		if err := s.makeRoomLocked(ctx, r); err != nil {
-			s.mu.Unlock()
+	for {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		switch {
+		case r.state == loaded && r.fits(numCtx):
+			s.useLocked(r, keepAlive)
+			return &lease{s: s, r: r}, nil
+		case r.state == loaded: // needs a reload: unload once idle
+			r.session = 0
+			if r.refCount == 0 {
+				s.unloadLocked(r)
+				continue
+			}
+			if err := s.waitLocked(ctx, s.changed); err != nil {
+				return nil, err
+			}
+		case r.state == loading:
+			if err := s.waitLocked(ctx, r.ready); err != nil {
+				return nil, err
+			}
+		default:
+			if err := s.makeRoomLocked(ctx, r, numCtx); err != nil {
+				return nil, err
+			}
+		}
 	}
-	ready := r.ready
-	s.mu.Unlock()
-	select {
-	case <-ready:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r.state != loaded { // unloaded again before we got it: rare, treat as busy
-		return nil, ErrMaxQueue
-	}
-	s.useLocked(r, keepAlive)
-	return &lease{s: s, r: r}, nil
 }
 
+// waitLocked releases s.mu until ch closes or ctx ends, then retakes it.
+func (s *scheduler) waitLocked(ctx context.Context, ch <-chan struct{}) error {
+	s.mu.Unlock()
+	defer s.mu.Lock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fits reports whether a loaded runner serves a request for numCtx.
+func (r *runner) fits(numCtx int) bool { return numCtx <= 0 || numCtx == r.numCtx }
+
 // makeRoomLocked starts r's load if there is room, evicting an idle model
-// over MaxLoadedModels, or waits for a model to go idle. It returns with
-// s.mu held.
-func (s *scheduler) makeRoomLocked(ctx context.Context, r *runner) error {
+// over MaxLoadedModels, or waits for a model to go idle. It is called and
+// returns with s.mu held.
+func (s *scheduler) makeRoomLocked(ctx context.Context, r *runner, numCtx int) error {
 	n := 0
 	for _, o := range s.runners {
 		if o.state != unloaded {
@@ -143,7 +175,7 @@ func (s *scheduler) makeRoomLocked(ctx context.Context, r *runner) error {
 		}
 	}
 	if n < s.cfg.MaxLoadedModels {
-		s.startLoadLocked(r)
+		s.startLoadLocked(r, numCtx)
 		return nil
 	}
 	var victim *runner
@@ -156,19 +188,14 @@ func (s *scheduler) makeRoomLocked(ctx context.Context, r *runner) error {
 		s.unloadLocked(victim)
 		return nil
 	}
-	ch := s.changed
-	s.mu.Unlock()
-	select {
-	case <-ch:
-		s.mu.Lock()
-		return nil
-	case <-ctx.Done():
-		s.mu.Lock()
-		return ctx.Err()
-	}
+	return s.waitLocked(ctx, s.changed)
 }
 
-func (s *scheduler) startLoadLocked(r *runner) {
+func (s *scheduler) startLoadLocked(r *runner, numCtx int) {
+	if numCtx <= 0 {
+		numCtx = s.ctxLen(r.name)
+	}
+	r.numCtx = numCtx
 	r.state = loading
 	r.ready = make(chan struct{})
 	r.gen++
@@ -333,6 +360,7 @@ func (l *lease) release() {
 
 // modelStatus is one runner as /api/ps and /metrics see it.
 type modelStatus struct {
+	numCtx    int
 	name      string
 	state     runnerState
 	expiresAt time.Time
@@ -350,7 +378,7 @@ func (s *scheduler) snapshot() []modelStatus {
 	for _, m := range s.cfg.Models {
 		r := s.runners[m]
 		out = append(out, modelStatus{
-			name: m, state: r.state, expiresAt: r.expiresAt, session: r.session,
+			name: m, state: r.state, expiresAt: r.expiresAt, session: r.session, numCtx: r.numCtx,
 			refCount: r.refCount, queued: r.pendingLoad + r.waiting, busy: r.busy,
 		})
 	}

@@ -90,7 +90,7 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 		s.order = append(s.order, mi)
 	}
 	s.faults = newFaultSet(cfg.Seed, func(k FaultKind) { s.metrics.faults.WithLabelValues(string(k)).Inc() })
-	s.sched = newScheduler(&s.cfg, s.now, s.loadTime)
+	s.sched = newScheduler(&s.cfg, s.now, s.loadTime, func(m string) int { return s.models[m].contextLen })
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}

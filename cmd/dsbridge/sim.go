@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,8 +53,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		loadTime  = fs.String("load-time", "", "cold model load time (overrides the profile)")
 		ttft      = fs.String("ttft", "", "fixed time to first token on top of prefill (overrides the profile)")
 		prefill   = fs.String("prefill-per-token", "", "prompt evaluation time per prompt token (overrides the profile)")
-		tps       = fs.Float64("tokens-per-second", -1, "decode speed of one stream alone (0 = instant; overrides the profile)")
-		slowdown  = fs.Float64("batch-slowdown", -1, "per-stream slowdown per extra concurrent stream on a model (overrides the profile)")
+		tps       = fs.String("tokens-per-second", "", "decode speed of one stream alone, tokens/s (0 = instant; overrides the profile)")
+		slowdown  = fs.String("batch-slowdown", "", "each extra concurrent stream on a model slows every stream by this fraction (overrides the profile)")
 		ctxLen    = fs.Int("context-length", 0, "context length (num_ctx default; overrides the profile)")
 		drain     = fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to let in-flight requests finish")
 	)
@@ -84,11 +85,19 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				return fmt.Errorf("--%s: %w", o.n, err)
 			}
 		}
-		if *tps >= 0 {
-			p.TokensPerSecond = *tps
-		}
-		if *slowdown >= 0 {
-			p.BatchSlowdown = *slowdown
+		for _, o := range []struct {
+			v   string
+			dst *float64
+			n   string
+		}{{*tps, &p.TokensPerSecond, "tokens-per-second"}, {*slowdown, &p.BatchSlowdown, "batch-slowdown"}} {
+			if o.v == "" {
+				continue
+			}
+			f, err := strconv.ParseFloat(o.v, 64)
+			if err != nil || f < 0 {
+				return fmt.Errorf("--%s: want a number ≥ 0, got %q", o.n, o.v)
+			}
+			*o.dst = f
 		}
 		if *ctxLen > 0 {
 			p.ContextLength = *ctxLen
