@@ -140,7 +140,11 @@ func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:11434",
 		Policy: "model-aware",
-		Health: HealthConfig{Interval: time.Second, Timeout: time.Second, UnhealthyAfter: 2, HealthyAfter: 1,
+		// Health: three misses in a row, each given a full second, so a slow
+		// answer on a loaded machine is not taken for a hang, while a hung
+		// instance is still out within about 3 s (checks run back to back
+		// once they time out).
+		Health: HealthConfig{Interval: 500 * time.Millisecond, Timeout: time.Second, UnhealthyAfter: 3, HealthyAfter: 1,
 			ModelsInterval: 5 * time.Second},
 		Passive:  PassiveConfig{MaxFails: 2, FailTimeout: 30 * time.Second},
 		Breaker:  BreakerConfig{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1},
