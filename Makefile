@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-proxy lint clean
+.PHONY: build test fuzz bench bench-sim bench-proxy lint clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -27,11 +27,17 @@ fuzz:
 	  done; \
 	done
 
-# Until the harness lands (see DESIGN.md), `make bench` runs the simulator's
-# own benchmark: non-streamed requests/s of `sim --profile instant` against a
-# bare net/http handler returning the same bytes, measured in one run.
+# The main job: the smoke scenario end to end (cluster on loopback, load,
+# gates, report). Other scenarios: bin/dsbridge bench --list.
+SCENARIO ?= smoke
+BENCH_OUT ?= out/bench
 bench: build
-	@echo "make bench: simulator benchmark (the scenario harness is not wired yet)"
+	$(BIN) bench --scenario $(SCENARIO) --out $(BENCH_OUT)
+
+# The simulator's own benchmark: non-streamed requests/s of
+# `sim --profile instant` against a bare net/http handler returning the same
+# bytes, measured in one run.
+bench-sim: build
 	$(GO) test -run '^$$' -bench '^BenchmarkSimVsBare$$' -benchtime 1x -count 1 ./ollamasim
 
 # Issue 3's side-by-side proxy benchmark: direct, nginx, a plain

@@ -1,0 +1,338 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dsbridge/dsbridge/chaos"
+	"github.com/dsbridge/dsbridge/internal/proc"
+	"github.com/dsbridge/dsbridge/scenarios"
+)
+
+// Member is one process of the topology.
+type Member struct {
+	Name string // sim-1, bridge-2, nginx
+	Kind string // sim, bridge, lb
+	Addr string // host:port it listens on
+	URL  string // http://Addr
+	Proc *proc.Proc
+	// Proxy is the Toxiproxy proxy in front of a sim, and ProxyAddr where
+	// the bridges dial it ("" without a network layer).
+	Proxy, ProxyAddr string
+}
+
+// Topology is the cluster of one run, all on loopback:
+//
+//	load ─▶ [nginx] ─▶ bridge-1..M ─▶ [Toxiproxy sim-N] ─▶ sim-1..N
+type Topology struct {
+	Sims    []*Member
+	Bridges []*Member
+	LB      *Member
+	Net     *chaos.Network
+	// Entry are the URLs the load goes to: nginx, or every bridge.
+	Entry []string
+	// Model is the first model the sims serve (for mix entries without one).
+	Model string
+}
+
+// TopologyOptions says where the binaries are and where logs go.
+type TopologyOptions struct {
+	Binary string // the dsbridge binary
+	Nginx  string // the nginx binary (default: found on $PATH or /usr/sbin)
+	Dir    string // logs and generated configs
+	Seed   int64
+}
+
+// freePort returns a loopback address that was free a moment ago.
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// StartTopology starts the scenario's cluster and waits until every member is
+// ready. On error it stops whatever it started.
+func StartTopology(ctx context.Context, sc *scenarios.Scenario, o TopologyOptions) (_ *Topology, err error) {
+	t := &Topology{Model: "deepseek-r1:7b"}
+	if len(sc.Topology.Sims.Models) > 0 {
+		t.Model = sc.Topology.Sims.Models[0]
+	}
+	defer func() {
+		if err != nil {
+			t.Stop()
+		}
+	}()
+	logDir := filepath.Join(o.Dir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
+	newMember := func(name, kind, readyPath string, args func(addr string) []string) (*Member, error) {
+		addr, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(filepath.Join(logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		p := proc.New(proc.Spec{Name: name, Path: o.Binary, Args: args(addr), ReadyURL: "http://" + addr + readyPath, Log: f})
+		return &Member{Name: name, Kind: kind, Addr: addr, URL: "http://" + addr, Proc: p}, nil
+	}
+
+	sims := sc.Topology.Sims
+	for i := 1; i <= sims.Count; i++ {
+		m, err := newMember(fmt.Sprintf("sim-%d", i), "sim", "/", func(addr string) []string {
+			a := []string{"sim", "--listen", addr, "--seed", strconv.FormatInt(o.Seed+int64(i), 10)}
+			if sims.Profile != "" {
+				a = append(a, "--profile", sims.Profile)
+			}
+			if len(sims.Models) > 0 {
+				a = append(a, "--models", strings.Join(sims.Models, ","))
+			}
+			if sims.Parallel > 0 {
+				a = append(a, "--parallel", strconv.Itoa(sims.Parallel))
+			}
+			if sims.MaxQueue > 0 {
+				a = append(a, "--max-queue", strconv.Itoa(sims.MaxQueue))
+			}
+			return append(a, sims.Args...)
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.Sims = append(t.Sims, m)
+	}
+	if err := startAll(ctx, t.Sims); err != nil {
+		return nil, err
+	}
+
+	upstreams := make([]string, len(t.Sims))
+	for i, s := range t.Sims {
+		upstreams[i] = s.URL
+	}
+	if sc.Topology.Network {
+		t.Net, err = chaos.NewNetwork()
+		if err != nil {
+			return nil, err
+		}
+		for i, s := range t.Sims {
+			addr, err := t.Net.AddProxy(s.Name, s.Addr)
+			if err != nil {
+				return nil, err
+			}
+			s.Proxy, s.ProxyAddr = s.Name, addr
+			upstreams[i] = "http://" + addr
+		}
+	}
+
+	var cfgPath string
+	if sc.Topology.Bridges.Config != "" {
+		cfgPath = filepath.Join(o.Dir, "bridge.yaml")
+		if err := os.WriteFile(cfgPath, []byte(sc.Topology.Bridges.Config), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	for i := 1; i <= sc.Topology.Bridges.Count; i++ {
+		name := fmt.Sprintf("bridge-%d", i)
+		m, err := newMember(name, "bridge", "/ready", func(addr string) []string {
+			a := []string{"serve", "--listen", addr, "--instance-id", name}
+			for _, u := range upstreams {
+				a = append(a, "--upstream", u)
+			}
+			if cfgPath != "" {
+				a = append(a, "--config", cfgPath)
+			}
+			return append(a, sc.Topology.Bridges.Args...)
+		})
+		if err != nil {
+			return nil, err
+		}
+		t.Bridges = append(t.Bridges, m)
+	}
+	if err := startAll(ctx, t.Bridges); err != nil {
+		return nil, err
+	}
+
+	if sc.Topology.LB == "nginx" {
+		lb, err := startNginx(ctx, o, t.Bridges, sc.Topology.LBFailTimeout.D())
+		if err != nil {
+			return nil, err
+		}
+		t.LB = lb
+		t.Entry = []string{lb.URL}
+	} else {
+		for _, b := range t.Bridges {
+			t.Entry = append(t.Entry, b.URL)
+		}
+	}
+	return t, nil
+}
+
+// startAll starts members in parallel: sims take a moment each to be ready,
+// and a serial start would eat into a one-minute smoke run.
+func startAll(ctx context.Context, ms []*Member) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(ms))
+	for i, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = m.Proc.Start(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Members lists every member: sims, bridges, then the load balancer.
+func (t *Topology) Members() []*Member {
+	out := append(append([]*Member{}, t.Sims...), t.Bridges...)
+	if t.LB != nil {
+		out = append(out, t.LB)
+	}
+	return out
+}
+
+// Targets is the topology as the chaos injectors see it.
+func (t *Topology) Targets() []chaos.Target {
+	var out []chaos.Target
+	for _, m := range t.Sims {
+		out = append(out, chaos.Target{Name: m.Name, Kind: "sim", Proc: m.Proc, AdminURL: m.URL, Proxy: m.Proxy})
+	}
+	for _, m := range t.Bridges {
+		out = append(out, chaos.Target{Name: m.Name, Kind: "bridge", Proc: m.Proc})
+	}
+	return out
+}
+
+// Stop stops everything, front to back: the load balancer, the bridges
+// (SIGTERM so they drain, SIGKILL after 5 s), the network layer, the sims.
+// It is safe to call more than once and on a half-started topology.
+func (t *Topology) Stop() {
+	if t.LB != nil {
+		_ = t.LB.Proc.Stop(2 * time.Second)
+	}
+	stopAll(t.Bridges, 5*time.Second)
+	if t.Net != nil {
+		_ = t.Net.Close()
+		t.Net = nil
+	}
+	stopAll(t.Sims, time.Second)
+}
+
+func stopAll(ms []*Member, grace time.Duration) {
+	var wg sync.WaitGroup
+	for _, m := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = m.Proc.Stop(grace)
+		}()
+	}
+	wg.Wait()
+}
+
+// nginxBinary finds nginx: $PATH first, then Debian's /usr/sbin.
+func nginxBinary(o TopologyOptions) (string, error) {
+	if o.Nginx != "" {
+		return o.Nginx, nil
+	}
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx", nil
+	}
+	return "", errors.New("topology.lb nginx: nginx is not installed (apt-get install nginx-light)")
+}
+
+// startNginx writes a config that spreads requests over the bridges and
+// retries a request on the next bridge when one refuses the connection (a
+// bridge restarting), with streaming left unbuffered. nginx reads
+// fail_timeout in whole seconds.
+func startNginx(ctx context.Context, o TopologyOptions, bridges []*Member, failTimeout time.Duration) (*Member, error) {
+	bin, err := nginxBinary(o)
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := filepath.Abs(filepath.Join(o.Dir, "nginx"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		return nil, err
+	}
+	var servers strings.Builder
+	for _, b := range bridges {
+		fmt.Fprintf(&servers, "    server %s max_fails=2 fail_timeout=%ds;\n", b.Addr, max(int64((failTimeout+time.Second-1)/time.Second), 1))
+	}
+	conf := fmt.Sprintf(`# generated by dsbridge bench
+daemon off;
+# One process: it dies with the bench even when the bench is SIGKILLed
+# (the supervisor's parent-death signal reaches only its direct child; an
+# nginx worker would outlive a killed master).
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp/body;
+  proxy_temp_path %[1]s/tmp/proxy;
+  fastcgi_temp_path %[1]s/tmp/fastcgi;
+  uwsgi_temp_path %[1]s/tmp/uwsgi;
+  scgi_temp_path %[1]s/tmp/scgi;
+  upstream bridges {
+%[2]s    keepalive 128;
+  }
+  server {
+    listen %[3]s;
+    location = /nginx-ready { return 200 "ok\n"; }
+    location / {
+      proxy_pass http://bridges;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+      proxy_read_timeout 300s;
+      proxy_connect_timeout 2s;
+      # Ollama's API is all POSTs: let nginx retry them on another bridge,
+      # which is safe only because a refused connection sent nothing.
+      proxy_next_upstream error timeout http_502 http_503 non_idempotent;
+      proxy_next_upstream_tries 3;
+    }
+  }
+}
+`, dir, servers.String(), addr)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(o.Dir, "logs", "nginx.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	p := proc.New(proc.Spec{Name: "nginx", Path: bin, Args: []string{"-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", confPath},
+		ReadyURL: "http://" + addr + "/nginx-ready", Log: f})
+	m := &Member{Name: "nginx", Kind: "lb", Addr: addr, URL: "http://" + addr, Proc: p}
+	if err := p.Start(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
