@@ -24,7 +24,8 @@ type job struct {
 	keepAlive  *time.Duration
 	stream     bool
 	isOpenAI   bool
-	think      bool // a thinking model with think on: the answer starts with reasoning
+	think      bool        // a thinking model with think on: the answer starts with reasoning
+	fields     []jsonField // format: the answer is a JSON object with these fields (nil: free text)
 	start      time.Time
 }
 
@@ -133,9 +134,15 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 	prof := s.cfg.Profiles.For(j.model.name)
 
 	key := requestKey(s.cfg.Seed, j.model.name, j.prompt, j.seed)
-	g := generate(key, j.numPredict, prof.MinOutputTokens, prof.MaxOutputTokens, j.stop)
+	var g generation
+	if j.fields != nil {
+		g = generateJSON(key, j.fields, j.numPredict, prof.MinOutputTokens, prof.MaxOutputTokens)
+	} else {
+		g = generate(key, j.numPredict, prof.MinOutputTokens, prof.MaxOutputTokens, j.stop)
+	}
 	res := &result{gen: g}
-	if j.think && len(g.tokens) > 1 {
+	// A structured answer has no reasoning part here: all of it is the object.
+	if j.think && j.fields == nil && len(g.tokens) > 1 {
 		// Reasoning models think first: about a third of the answer here.
 		res.thinkN = max(1, len(g.tokens)/3)
 	}
