@@ -168,6 +168,10 @@ func routeFor(path string) (route, bool) {
 		return route{path, "POST", [2]string{"POST"}, (*Server).handleOpenAICompletion}, true
 	case "/v1/embeddings":
 		return route{path, "POST", [2]string{"POST"}, (*Server).handleOpenAIEmbeddings}, true
+	case "/v1/responses":
+		return route{path, "POST", [2]string{"POST"}, (*Server).handleResponses}, true
+	case "/v1/messages":
+		return route{path, "POST", [2]string{"POST"}, (*Server).handleMessages}, true
 	case "/v1/models":
 		return route{path, "GET", [2]string{"GET"}, (*Server).handleOpenAIModels}, true
 	}
