@@ -7,14 +7,19 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-sim bench-proxy lint clean
+.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
 
+# Packages that run real Ollama go last, on their own: its runner's threads
+# spin at full CPU while generating and would skew the others' timing tests.
+REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/
+
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$')
+	$(GO) test -p 1 -count=1 -timeout 20m $(REAL_OLLAMA_PKGS)
 	$(MAKE) fuzz
 
 # A short run of every fuzz target, so CI keeps them honest.
@@ -26,6 +31,18 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# Real Ollama, built once from the Go module proxy into a cache outside the
+# clone and reused by later runs; tests that need it find it there (or at
+# $DSBRIDGE_OLLAMA_BIN). See scripts/build-ollama.sh.
+ollama:
+	./scripts/build-ollama.sh
+
+# The simulator held to real Ollama: the same requests to both, every
+# client-visible difference fails with a diff, known ones included
+# (conformance/testdata/known-differences.txt; `make test` lets those pass).
+conformance: build ollama
+	DSBRIDGE_REQUIRE_OLLAMA=1 DSBRIDGE_CONFORMANCE_STRICT=1 $(GO) test -count=1 -timeout 15m -v ./conformance/
 
 # The main job: the smoke scenario end to end (cluster on loopback, load,
 # gates, report). Other scenarios: bin/dsbridge bench --list.

@@ -169,3 +169,22 @@ func BenchmarkChatNonStreamed(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkChatStreamed is a 128-token NDJSON stream on the instant
+// profile, in-process: the per-token framing cost a streaming proxy
+// benchmark would otherwise measure.
+func BenchmarkChatStreamed(b *testing.B) {
+	s := newInstant(b)
+	const body = `{"model":"llama3.2:3b","messages":[{"role":"user","content":"Why is the sky blue?"}],"options":{"num_predict":128}}`
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/api/chat", strings.NewReader(body))
+			rec := httptest.NewRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
+}

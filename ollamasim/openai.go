@@ -89,7 +89,8 @@ func appendSSE(b []byte, v any) []byte {
 }
 
 func (f *openAIChatFormat) token(b []byte, text string, thinking bool, now time.Time) []byte {
-	return appendSSE(b, openai.ToChunk(f.id, api.ChatResponse{Model: f.model, CreatedAt: now, Message: message(text, thinking)}, false))
+	// openai.ToChunk stamps "created" with time.Now().Unix().
+	return appendOpenAIChatToken(b, f.id, f.model, now.Unix(), text, thinking)
 }
 
 func (f *openAIChatFormat) resp(r *result, thinking, text string) api.ChatResponse {

@@ -30,6 +30,8 @@ func commands() map[string]command {
 		"bench":   {"run a scenario: cluster, load, chaos, gates, report", runBench},
 		"plan":    {"turn a ramp-to-knee result into a capacity plan", runPlan},
 		"version": {"print the version", runVersion},
+
+		"tinymodel": {"write a tiny random-weight llama GGUF that real Ollama loads", runTinymodel},
 	}
 }
 
