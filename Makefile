@@ -7,8 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-
-.PHONY: build test fuzz bench bench-sim lint clean ollama conformance dashboards
+.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -66,6 +65,16 @@ dashboards:
 	@if command -v promtool >/dev/null; then \
 	  cd dashboards/prometheus && promtool check rules recording.yml alerts.yml && promtool test rules alerts_test.yml; \
 	else echo "promtool not found: rules not checked (apt-get install prometheus)"; fi
+
+# Issue 3's side-by-side proxy benchmark: direct, nginx, a plain
+# httputil.ReverseProxy and the bridge, driven by wrk on the same upstreams.
+# Needs wrk and nginx-light. PROXYBENCH_FLAGS passes more flags, e.g.
+# PROXYBENCH_FLAGS='--profile --repeat 5'; see go run ./bench/proxybench --help.
+# The program builds the bridge from this checkout itself, with symbols (perf
+# needs them when the bridge serves no pprof), so it does not use bin/.
+PROXYBENCH_FLAGS ?=
+bench-proxy:
+	$(GO) run ./bench/proxybench --out out/proxybench $(PROXYBENCH_FLAGS)
 
 lint:
 	$(GO) vet ./...

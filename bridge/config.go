@@ -100,6 +100,10 @@ type TimeoutConfig struct {
 	FirstByte time.Duration `yaml:"first_byte"`
 	// Idle bounds the silence between two chunks of a response.
 	Idle time.Duration `yaml:"idle"`
+	// Write bounds each write of a response to its client: a client that
+	// stops reading is cut after it, so it cannot hold an upstream
+	// connection and slot forever (nginx's send_timeout).
+	Write time.Duration `yaml:"write"`
 }
 
 // RetryConfig bounds retries.
@@ -140,12 +144,17 @@ func DefaultConfig() Config {
 	return Config{
 		Listen: "127.0.0.1:11434",
 		Policy: "model-aware",
-		Health: HealthConfig{Interval: time.Second, Timeout: time.Second, UnhealthyAfter: 2, HealthyAfter: 1,
+		// Health: three misses in a row, each given a full second, so a slow
+		// answer on a loaded machine is not taken for a hang, while a hung
+		// instance is still out within about 3 s (checks run back to back
+		// once they time out).
+		Health: HealthConfig{Interval: 500 * time.Millisecond, Timeout: time.Second, UnhealthyAfter: 3, HealthyAfter: 1,
 			ModelsInterval: 5 * time.Second},
-		Passive:  PassiveConfig{MaxFails: 2, FailTimeout: 30 * time.Second},
-		Breaker:  BreakerConfig{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1},
-		Timeouts: TimeoutConfig{Dial: 2 * time.Second, FirstByte: 120 * time.Second, Idle: 60 * time.Second},
-		Retry:    RetryConfig{MaxAttempts: 3, BudgetRatio: 0.2, BudgetMin: 10},
+		Passive: PassiveConfig{MaxFails: 2, FailTimeout: 30 * time.Second},
+		Breaker: BreakerConfig{Failures: 5, OpenFor: 30 * time.Second, HalfOpenRequests: 1},
+		Timeouts: TimeoutConfig{Dial: 2 * time.Second, FirstByte: 120 * time.Second, Idle: 60 * time.Second,
+			Write: 60 * time.Second},
+		Retry: RetryConfig{MaxAttempts: 3, BudgetRatio: 0.2, BudgetMin: 10},
 		Server: ServerConfig{ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: 60 * time.Second,
 			IdleTimeout: 120 * time.Second, MaxBodyBytes: 16 << 20, Grace: 30 * time.Second},
 		Log: LogConfig{Level: "info", Access: "errors"},
@@ -246,6 +255,7 @@ func (c *Config) Validate() error {
 	pos("timeouts.dial", c.Timeouts.Dial)
 	pos("timeouts.first_byte", c.Timeouts.FirstByte)
 	pos("timeouts.idle", c.Timeouts.Idle)
+	pos("timeouts.write", c.Timeouts.Write)
 	pos("server.read_header_timeout", c.Server.ReadHeaderTimeout)
 	pos("server.read_body_timeout", c.Server.ReadBodyTimeout)
 	pos("server.idle_timeout", c.Server.IdleTimeout)

@@ -13,8 +13,15 @@ func TestDefaultsMatchDesign(t *testing.T) {
 	// DESIGN.md "Defaults": nginx max_fails=2 fail_timeout=30s, breaker 5 → 30 s,
 	// health checks about every second with a short time-out.
 	if c.Passive.MaxFails != 2 || c.Passive.FailTimeout != 30*time.Second || c.Breaker.Failures != 5 ||
-		c.Breaker.OpenFor != 30*time.Second || c.Health.Interval != time.Second || c.Policy != "model-aware" {
+		c.Breaker.OpenFor != 30*time.Second || c.Health.Interval > time.Second || c.Policy != "model-aware" {
 		t.Errorf("defaults drifted: %+v", c)
+	}
+	// Out within about 3 s: misses run back to back once checks time out.
+	if out := time.Duration(c.Health.UnhealthyAfter)*c.Health.Timeout + c.Health.Interval; out > 3500*time.Millisecond {
+		t.Errorf("a hung instance is out after up to %v; DESIGN says about 3 s", out)
+	}
+	if c.Health.UnhealthyAfter < 3 {
+		t.Errorf("unhealthy_after %d: one slow answer on a loaded machine would be enough", c.Health.UnhealthyAfter)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 var (
 	errFirstByteTimeout = errors.New("upstream sent no first byte within timeouts.first_byte")
 	errIdleTimeout      = errors.New("upstream was silent longer than timeouts.idle")
+	errWriteTimeout     = errors.New("client did not read the response within timeouts.write")
 	errNoUpstream       = errors.New("no upstream available")
 	errBodyTooLarge     = errors.New("request body too large")
 	errBreakerOpen      = errors.New("circuit breaker refused the attempt")

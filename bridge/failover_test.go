@@ -98,11 +98,12 @@ func TestHangBeforeFirstByteIsRetried(t *testing.T) {
 
 // A stream that dies after its first byte cannot fail over: it ends with an
 // error in the client's own protocol (NDJSON error line, SSE error event),
-// and the upstream is charged with a failure.
+// and the upstream is charged with a failure. The faults name their paths:
+// without, the sim also cuts the health checks' /api/ps and /api/tags.
 func TestStreamDiesAfterFirstByte(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t)
-	setFaults(t, sim, `{"kind":"cut_stream","after_tokens":3}`)
+	setFaults(t, sim, `{"kind":"cut_stream","after_tokens":3,"paths":["/api/chat","/v1/chat/completions"]}`)
 	br, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+"passive: {max_fails: 100}\n")
 
 	tests := []struct {
@@ -138,7 +139,7 @@ func TestStreamDiesAfterFirstByte(t *testing.T) {
 		t.Errorf("failures counted = %v; want 2", v)
 	}
 	// Ollama's own mid-stream error line passes through and counts too.
-	setFaults(t, sim, `{"kind":"error_line","after_tokens":2,"message":"runner died"}`)
+	setFaults(t, sim, `{"kind":"error_line","after_tokens":2,"message":"runner died","paths":["/api/chat"]}`)
 	resp, err := http.Post(br.URL+"/api/chat", "application/json", strings.NewReader(chatBody(true, 10)))
 	if err != nil {
 		t.Fatal(err)

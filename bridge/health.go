@@ -12,8 +12,11 @@ import (
 
 // runHealth is one instance's active checker: GET /api/ps every interval
 // (cheap, and it says which models are loaded), GET /api/tags every
-// models_interval. UnhealthyAfter failures in a row take the instance out and
+// models_interval. UnhealthyAfter misses in a row take the instance out and
 // cut loose the attempts waiting on it; HealthyAfter successes bring it back.
+// Only /api/ps decides health: a failed /api/tags keeps the last model list
+// and is tried again at the next check, since stale fleet knowledge must
+// never take a live instance out.
 func (p *Pool) runHealth(ctx context.Context, u *Upstream) {
 	t := time.NewTicker(p.health.Interval)
 	defer t.Stop()
@@ -26,7 +29,8 @@ func (p *Pool) runHealth(ctx context.Context, u *Upstream) {
 		case <-t.C:
 		}
 		withTags := p.clock().Sub(lastTags) >= p.health.ModelsInterval
-		if err := p.check(ctx, u, withTags); err != nil {
+		tagsOK, err := p.check(ctx, u, withTags)
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
@@ -37,7 +41,7 @@ func (p *Pool) runHealth(ctx context.Context, u *Upstream) {
 			}
 			continue
 		}
-		if withTags {
+		if tagsOK {
 			lastTags = p.clock()
 		}
 		failStreak = 0
@@ -56,7 +60,7 @@ func (p *Pool) checkAll(ctx context.Context, withTags bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.check(ctx, u, withTags); err != nil {
+			if _, err := p.check(ctx, u, withTags); err != nil {
 				if u.models.Load() == nil {
 					u.markDead()
 				}
@@ -66,25 +70,28 @@ func (p *Pool) checkAll(ctx context.Context, withTags bool) {
 	wg.Wait()
 }
 
-// check polls /api/ps (and /api/tags) within the health time-out and stores
-// what it learned.
-func (p *Pool) check(ctx context.Context, u *Upstream, withTags bool) error {
-	ctx, cancel := context.WithTimeout(ctx, p.health.Timeout)
-	defer cancel()
-	loaded, err := p.listModels(ctx, u, "/api/ps")
+// check polls /api/ps (and /api/tags), each within the health time-out, and
+// stores what it learned. err is /api/ps's: whether the instance answers.
+// tagsOK says whether /api/tags was asked and answered.
+func (p *Pool) check(ctx context.Context, u *Upstream, withTags bool) (tagsOK bool, err error) {
+	psCtx, cancel := context.WithTimeout(ctx, p.health.Timeout)
+	loaded, err := p.listModels(psCtx, u, "/api/ps")
+	cancel()
 	if err != nil {
-		return err
+		return false, err
 	}
 	prev := u.models.Load()
 	ms := &modelSet{loaded: loaded, onDisk: map[string]struct{}{}}
-	if withTags {
-		onDisk, err := p.listModels(ctx, u, "/api/tags")
-		if err != nil {
-			return err
-		}
-		ms.onDisk, ms.known = onDisk, true
-	} else if prev != nil {
+	if prev != nil {
 		ms.onDisk, ms.known = prev.onDisk, prev.known
+	}
+	if withTags {
+		tagsCtx, cancel := context.WithTimeout(ctx, p.health.Timeout)
+		onDisk, err := p.listModels(tagsCtx, u, "/api/tags")
+		cancel()
+		if err == nil {
+			ms.onDisk, ms.known, tagsOK = onDisk, true, true
+		}
 	}
 	for m := range loaded {
 		if _, ok := ms.onDisk[m]; !ok {
@@ -101,7 +108,7 @@ func (p *Pool) check(ctx context.Context, u *Upstream, withTags bool) error {
 		}
 	}
 	u.models.Store(ms)
-	return nil
+	return tagsOK, nil
 }
 
 // listModels reads the names out of /api/tags or /api/ps.

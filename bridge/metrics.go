@@ -26,6 +26,7 @@ type metrics struct {
 	ready        prometheus.Gauge
 	streamErrors prometheus.Counter
 	budgetDenied prometheus.Counter
+	fallbacks    prometheus.Counter
 
 	mu       sync.RWMutex
 	reqCache map[reqKey]prometheus.Counter
@@ -68,6 +69,8 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 			Help: "Streams that failed after their first byte and were ended with a protocol error."}),
 		budgetDenied: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_retry_budget_exhausted_total",
 			Help: "Retries not made because the retry budget was spent."}),
+		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_fallback_attempts_total",
+			Help: "Attempts made although no upstream was available (all out by checks or breakers): the least recently failed one is tried rather than refusing."}),
 		reqCache: map[reqKey]prometheus.Counter{},
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bridge_build_info",
@@ -85,7 +88,7 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 		m.reloads.WithLabelValues(res)
 	}
 	reg.MustRegister(m.requests, m.duration, m.ttft, m.overhead, m.upstreamReqs, m.retries, m.failovers,
-		m.reloads, m.ready, m.streamErrors, m.budgetDenied, build, &upstreamCollector{upstreams: upstreams},
+		m.reloads, m.ready, m.streamErrors, m.budgetDenied, m.fallbacks, build, &upstreamCollector{upstreams: upstreams},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -151,7 +154,7 @@ func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 1
 		}
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, u.name)
-		ch <- prometheus.MustNewConstMetric(descCircuit, prometheus.GaugeValue, stateValue(u.brk.state()), u.name)
+		ch <- prometheus.MustNewConstMetric(descCircuit, prometheus.GaugeValue, stateValue(u.brk.Load().state()), u.name)
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(u.inFlight.Load()), u.name)
 	}
 }

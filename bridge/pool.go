@@ -25,6 +25,8 @@ type Pool struct {
 	refreshMu   sync.Mutex
 	lastRefresh atomic.Int64 // clock ns of the last on-miss model refresh
 
+	fallbackNext atomic.Uint32 // rotating start for pickFallback's ties
+
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
@@ -40,7 +42,7 @@ func newPool(cfg *Config, prev *Pool, client *http.Client, clock func() time.Tim
 	p := &Pool{health: cfg.Health, client: client, clock: clock}
 	for _, uc := range cfg.Upstreams {
 		u, ok := old[uc.URL]
-		if !ok || u.cfg != uc || u.passive != cfg.Passive || u.openFor != cfg.Breaker.OpenFor {
+		if !ok || u.cfg != uc || u.passive != cfg.Passive || u.brkCfg != cfg.Breaker {
 			if ok {
 				// Settings changed: keep what was learned about models.
 				nu := newUpstream(uc, cfg, clock)

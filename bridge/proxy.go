@@ -143,11 +143,21 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 	// skips an upstream whose breaker refused (at most one per upstream).
 	for pass := 0; pass < len(st.pool.all)+st.cfg.Retry.MaxAttempts; pass++ {
 		u := st.pool.pick(req)
+		forced := false
 		if u == nil {
-			break
+			if attempts > 0 {
+				break
+			}
+			// Nobody is available, or every breaker refused: never refuse
+			// without trying once (fallback.go).
+			if u = st.pool.pickFallback(req); u == nil {
+				break
+			}
+			forced = true
+			h.metrics.fallbacks.Inc()
 		}
 		req.markTried(u)
-		res := h.attempt(w, r, st, req, u, start)
+		res := h.attempt(w, r, st, req, u, start, forced)
 		if res.skip {
 			continue // breaker refused: not an attempt
 		}
@@ -166,7 +176,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 		if res.kept != nil {
 			kept = res.kept
 		}
-		if attempts >= st.cfg.Retry.MaxAttempts {
+		if forced || attempts >= st.cfg.Retry.MaxAttempts {
 			break
 		}
 		if !st.budget.withdraw() {
@@ -233,10 +243,24 @@ type attemptResult struct {
 }
 
 // attempt sends req to u once and, if u answers usefully, relays the answer.
-func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req *request, u *Upstream, start time.Time) attemptResult {
-	done, ok := u.brk.allow()
+// A forced attempt (the all-down fallback, fallback.go) goes through even if
+// u's breaker refuses, and a success forgives u.
+func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req *request, u *Upstream, start time.Time, forced bool) attemptResult {
+	done, ok := u.brk.Load().allow()
 	if !ok {
-		return attemptResult{retry: true, skip: true, err: errBreakerOpen}
+		if !forced {
+			return attemptResult{retry: true, skip: true, err: errBreakerOpen}
+		}
+		done = ignoreOutcome
+	}
+	if forced {
+		brkDone := done
+		done = func(err error) {
+			brkDone(err)
+			if err == nil {
+				u.forgive()
+			}
+		}
 	}
 	u.inFlight.Add(1)
 	defer u.inFlight.Add(-1)
@@ -273,9 +297,9 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 // wakes a blocked read at once; a streamed request also gets the first-byte
 // deadline. A reused connection found closed is replaced once.
 func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream) (*exchange, error) {
-	var lastErr error
+	var x *exchange
 	for try := 0; try < 2; try++ {
-		x := &exchange{u: u, dead: u.dead.Load().ctx}
+		x = &exchange{u: u, dead: u.dead.Load().ctx}
 		uc, err := u.conns.get(r.Context())
 		if err != nil {
 			return x, err
@@ -303,12 +327,13 @@ func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream
 			}
 		}
 		x.close()
-		lastErr = err
-		if !isStale(uc, err) || r.Context().Err() != nil || x.dead.Err() != nil {
+		if try == 1 || !isStale(uc, err) || r.Context().Err() != nil || x.dead.Err() != nil {
+			// x (closed) goes back too: attemptFailed reads its dead signal
+			// to name the cause.
 			return x, err
 		}
 	}
-	return nil, lastErr
+	return x, errors.New("unreachable")
 }
 
 // exchange is one attempt's connection and response.

@@ -33,18 +33,25 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	streaming := resp.ContentLength < 0
 	idle := st.cfg.Timeouts.Idle
 	bounded := streaming || (rerr == nil && int64(n) < resp.ContentLength)
+	// A response in several pieces is written under a per-write deadline
+	// (timeouts.write): a client that stops reading fills the socket
+	// buffers and would otherwise block Write, and with it this upstream
+	// connection and slot, for as long as it likes. A one-piece answer goes
+	// into net/http's buffer and needs none.
+	var rc *http.ResponseController
+	wto := st.cfg.Timeouts.Write
 	if bounded {
 		x.deadline = true
 		_ = x.uc.c.SetReadDeadline(h.clock().Add(idle))
+		rc = http.NewResponseController(w)
+		// Cleared on the way out: net/http keeps the deadline for the
+		// connection's next request otherwise.
+		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
 	}
 
 	copyHeader(w.Header(), resp.Header)
 	w.WriteHeader(resp.StatusCode)
 	checkLines := streaming && resp.StatusCode == http.StatusOK
-	var flusher http.Flusher
-	if streaming {
-		flusher, _ = w.(http.Flusher)
-	}
 	if req.stream {
 		h.metrics.routeTTFT[req.route.idx].Observe(h.clock().Sub(start).Seconds())
 	}
@@ -57,14 +64,16 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 				errLine = true
 			}
 			last = chunk[n-1]
-			if _, werr := w.Write(chunk); werr != nil {
-				x.close()
-				done(nil) // the client went away; the upstream did nothing wrong
-				u.m.canceled.Inc()
-				return attemptResult{code: statusClientClosed, err: werr}
+			if rc != nil {
+				_ = rc.SetWriteDeadline(h.clock().Add(wto))
 			}
-			if flusher != nil {
-				flusher.Flush()
+			if _, werr := w.Write(chunk); werr != nil {
+				return h.clientWriteFailed(u, x, done, werr)
+			}
+			if streaming {
+				if ferr := rc.Flush(); ferr != nil {
+					return h.clientWriteFailed(u, x, done, ferr)
+				}
 			}
 		}
 		if rerr != nil {
@@ -117,11 +126,27 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	if last != '\n' && last != 0 {
 		line = append([]byte{'\n'}, line...)
 	}
+	if rc != nil {
+		_ = rc.SetWriteDeadline(h.clock().Add(wto))
+	}
 	_, _ = w.Write(line)
-	if flusher != nil {
-		flusher.Flush()
+	if streaming {
+		_ = rc.Flush()
 	}
 	return attemptResult{code: resp.StatusCode, err: err}
+}
+
+// clientWriteFailed ends a relay whose client went away or stopped reading
+// for timeouts.write: the upstream did nothing wrong, but its connection is
+// mid-answer and cannot be reused.
+func (h *Handler) clientWriteFailed(u *Upstream, x *exchange, done func(error), werr error) attemptResult {
+	x.close()
+	done(nil)
+	u.m.canceled.Inc()
+	if isTimeout(werr) {
+		werr = errWriteTimeout
+	}
+	return attemptResult{code: statusClientClosed, err: werr}
 }
 
 // attemptFailed accounts for an attempt that failed before the first byte

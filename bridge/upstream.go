@@ -27,10 +27,16 @@ type Upstream struct {
 	fails     atomic.Int64
 	downUntil atomic.Int64
 
-	hashSeed  uint64 // per-instance salt for affinity hashing
-	brk       *breaker
-	brkState  atomic.Int32 // mirror of the breaker's state, set on change
+	hashSeed uint64 // per-instance salt for affinity hashing
+	// brk is swapped whole by forgive: gobreaker has no reset, and a fresh
+	// closed breaker is what "it works again" means.
+	brk       atomic.Pointer[breaker]
+	brkCfg    BreakerConfig
+	brkState  atomic.Int32 // mirror of the current breaker's state, set on change
 	brkOpened atomic.Int64 // clock ns when it last opened
+	// lastFail is when an attempt on u last failed or the checker declared
+	// it dead (clock ns): the all-down fallback tries the least recent.
+	lastFail atomic.Int64
 
 	models atomic.Pointer[modelSet]
 
@@ -64,13 +70,8 @@ type upstreamMetrics struct {
 func newUpstream(cfg UpstreamConfig, c *Config, clock func() time.Time) *Upstream {
 	t, _ := url.Parse(cfg.URL) // Validate checked it
 	u := &Upstream{cfg: cfg, name: cfg.URL, target: *t, passive: c.Passive, openFor: c.Breaker.OpenFor, clock: clock,
-		hashSeed: fnv64a([]byte(cfg.URL))}
-	u.brk = newBreaker(cfg.URL, c.Breaker, func(s gobreaker.State) {
-		u.brkState.Store(int32(s))
-		if s == gobreaker.StateOpen {
-			u.brkOpened.Store(clock().UnixNano())
-		}
-	})
+		hashSeed: fnv64a([]byte(cfg.URL)), brkCfg: c.Breaker}
+	u.resetBreaker()
 	u.conns = newConnPool(t.Host, c.Timeouts.Dial)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	u.dead.Store(&deadSignal{ctx, cancel})
@@ -87,7 +88,7 @@ func (u *Upstream) Available(now int64) bool {
 	if gobreaker.State(u.brkState.Load()) == gobreaker.StateOpen {
 		// gobreaker moves open → half-open lazily; ask it once the open
 		// period is over, otherwise trust the mirror.
-		if now < u.brkOpened.Load()+int64(u.openFor) || u.brk.open() {
+		if now < u.brkOpened.Load()+int64(u.openFor) || u.brk.Load().open() {
 			return false
 		}
 	}
@@ -102,6 +103,7 @@ func (u *Upstream) Available(now int64) bool {
 // is told through its own done func.
 func (u *Upstream) recordFailure(now int64) {
 	u.m.failure.Inc()
+	u.lastFail.Store(now)
 	if u.passive.MaxFails == 0 {
 		return
 	}
@@ -124,6 +126,7 @@ func (u *Upstream) markDead() {
 	if !u.healthy.Swap(false) {
 		return
 	}
+	u.lastFail.Store(u.clock().UnixNano())
 	old := u.dead.Load()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	u.dead.Store(&deadSignal{ctx, cancel})
@@ -131,7 +134,46 @@ func (u *Upstream) markDead() {
 	u.conns.closeIdle() // they lead to a process that stopped answering
 }
 
-func (u *Upstream) markAlive() { u.healthy.Store(true) }
+// markAlive is called by the health checker when the instance answers
+// again. Coming back from dead, it is also forgiven: the attempts that failed
+// while it was down (or that the checker itself cut) say nothing about it
+// now, and without this the passive check and the breaker would keep a
+// recovered instance out for fail_timeout / open_for (30 s by default) after
+// every stall.
+func (u *Upstream) markAlive() {
+	if !u.healthy.Swap(true) {
+		u.forgive()
+	}
+}
+
+// forgive clears what the passive check and the breaker hold against u, on
+// direct evidence that it works: it came back from dead, or a fallback
+// attempt on it succeeded.
+func (u *Upstream) forgive() {
+	u.downUntil.Store(0)
+	u.fails.Store(0)
+	if gobreaker.State(u.brkState.Load()) != gobreaker.StateClosed {
+		u.resetBreaker()
+	}
+}
+
+// resetBreaker installs a fresh, closed breaker. A late done of the old one
+// (an attempt that began before the reset) still updates the old breaker's
+// counts, but no longer the mirror the hot path reads.
+func (u *Upstream) resetBreaker() {
+	var b *breaker
+	b = newBreaker(u.name, u.brkCfg, func(s gobreaker.State) {
+		if u.brk.Load() != b {
+			return
+		}
+		u.brkState.Store(int32(s))
+		if s == gobreaker.StateOpen {
+			u.brkOpened.Store(u.clock().UnixNano())
+		}
+	})
+	u.brk.Store(b)
+	u.brkState.Store(int32(gobreaker.StateClosed))
+}
 
 // Status is what GET /admin/upstreams shows for one instance.
 type Status struct {
@@ -151,7 +193,7 @@ type Status struct {
 func (u *Upstream) status(now int64) Status {
 	s := Status{URL: u.name, Weight: u.cfg.Weight, Backup: u.cfg.Backup, MaxInFlight: u.cfg.MaxInFlight,
 		Healthy: u.healthy.Load(), Available: u.Available(now), PassiveOut: now < u.downUntil.Load(),
-		Breaker: u.brk.state().String(), InFlight: u.inFlight.Load(), Models: []string{}, Loaded: []string{}}
+		Breaker: u.brk.Load().state().String(), InFlight: u.inFlight.Load(), Models: []string{}, Loaded: []string{}}
 	if m := u.models.Load(); m != nil {
 		for k := range m.onDisk {
 			s.Models = append(s.Models, k)

@@ -58,7 +58,7 @@ func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 	u := newUpstream(cfg.Upstreams[0], &cfg, time.Now)
 	fail := func(n int) {
 		for i := 0; i < n; i++ {
-			done, ok := u.brk.allow()
+			done, ok := u.brk.Load().allow()
 			if !ok {
 				t.Fatalf("breaker refused attempt %d early", i)
 			}
@@ -66,7 +66,7 @@ func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 		}
 	}
 	fail(4)
-	done, _ := u.brk.allow()
+	done, _ := u.brk.Load().allow()
 	done(nil) // resets the consecutive count
 	fail(4)
 	if !u.Available(time.Now().UnixNano()) {
@@ -76,10 +76,10 @@ func TestBreakerOpensAfterConsecutiveFailures(t *testing.T) {
 	if u.Available(time.Now().UnixNano()) {
 		t.Fatal("breaker still closed after 5 consecutive failures")
 	}
-	if _, ok := u.brk.allow(); ok {
+	if _, ok := u.brk.Load().allow(); ok {
 		t.Fatal("open breaker allowed an attempt")
 	}
-	if got := stateValue(u.brk.state()); got != 2 {
+	if got := stateValue(u.brk.Load().state()); got != 2 {
 		t.Errorf("circuit state metric %v; want 2 (open)", got)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,8 +23,7 @@ func TestCalibration(t *testing.T) {
 	levels := []int{1, 2, 4}
 	rounds := 3
 	real := startReal(t, "OLLAMA_NUM_PARALLEL=4")
-	profile, _ := filepath.Abs(filepath.Join("testdata", "tiny-cpu.yaml"))
-	sim := startSimProfile(t, profile, "--parallel", "4")
+	sim := startSimProfile(t, "tiny-cpu", "--parallel", "4")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -34,17 +34,14 @@ func startReal(t *testing.T, env ...string) *ollamatest.Server {
 	return s
 }
 
-// startSim starts `dsbridge sim` serving the tiny model with the tiny-cpu
-// profile (testdata/tiny-cpu.yaml: the model's sizes and measured timings),
-// or the profile DSBRIDGE_CONFORMANCE_SIM_PROFILE names.
+// startSim starts `dsbridge sim` serving the tiny model with the built-in
+// tiny-cpu profile (the model's description and measured timings), or the
+// profile DSBRIDGE_CONFORMANCE_SIM_PROFILE names.
 func startSim(t *testing.T, args ...string) *testproc.Proc {
 	t.Helper()
 	p := os.Getenv("DSBRIDGE_CONFORMANCE_SIM_PROFILE")
 	if p == "" {
-		var err error
-		if p, err = filepath.Abs(filepath.Join("testdata", "tiny-cpu.yaml")); err != nil {
-			t.Fatal(err)
-		}
+		p = "tiny-cpu"
 	}
 	return startSimProfile(t, p, args...)
 }

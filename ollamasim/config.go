@@ -35,6 +35,9 @@ type Profile struct {
 	// EmbeddingLength is the model's embedding size (/api/embed vectors);
 	// 0 derives it from the model's parameter count.
 	EmbeddingLength int `yaml:"embedding_length" json:"embedding_length"`
+	// Model describes the model's file (family, size, quantization,
+	// capabilities); nil derives it from the model's name.
+	Model *ModelSpec `yaml:"model" json:"model,omitempty"`
 }
 
 // DefaultProfile is a 7B model (Q4_K_M, ~4.7 GB) served by Ollama on one
@@ -94,7 +97,7 @@ func InstantProfile() Profile {
 //	models:
 //	  "llama3.2:3b": {load_time: 1s, tokens_per_second: 140}
 type ProfileFile struct {
-	Base    string               `yaml:"base"` // "default" or "instant": where unset fields come from
+	Base    string               `yaml:"base"` // "default", "instant" or "tiny-cpu": where unset fields come from
 	Default yaml.Node            `yaml:"default"`
 	Models  map[string]yaml.Node `yaml:"models"`
 }
@@ -120,10 +123,12 @@ func LoadProfiles(nameOrFile string) (Profiles, error) {
 		return Profiles{Default: DefaultProfile(), Models: map[string]Profile{"llama3.2:3b": smallModelProfile()}}, nil
 	case "instant":
 		return Profiles{Default: InstantProfile()}, nil
+	case "tiny-cpu":
+		return Profiles{Default: TinyCPUProfile()}, nil
 	}
 	b, err := os.ReadFile(nameOrFile)
 	if err != nil {
-		return Profiles{}, fmt.Errorf("profile %q is neither a built-in (default, instant) nor a readable file: %w", nameOrFile, err)
+		return Profiles{}, fmt.Errorf("profile %q is neither a built-in (default, instant, tiny-cpu) nor a readable file: %w", nameOrFile, err)
 	}
 	return ParseProfiles(b)
 }
@@ -142,10 +147,13 @@ func ParseProfiles(b []byte) (Profiles, error) {
 		out.Default = DefaultProfile()
 	case "instant":
 		out.Default = InstantProfile()
+	case "tiny-cpu":
+		out.Default = TinyCPUProfile()
 	default:
-		return Profiles{}, fmt.Errorf("profile file: base %q: want default or instant", f.Base)
+		return Profiles{}, fmt.Errorf("profile file: base %q: want default, instant or tiny-cpu", f.Base)
 	}
 	if f.Default.Kind != 0 {
+		out.Default.Model = out.Default.Model.clone()
 		if err := decodeStrict(&f.Default, &out.Default); err != nil {
 			return Profiles{}, fmt.Errorf("profile file: default: %w", err)
 		}
@@ -153,6 +161,7 @@ func ParseProfiles(b []byte) (Profiles, error) {
 	out.Models = map[string]Profile{}
 	for name, node := range f.Models {
 		p := out.Default
+		p.Model = p.Model.clone() // decoding fills it in place
 		if err := decodeStrict(&node, &p); err != nil {
 			return Profiles{}, fmt.Errorf("profile file: model %q: %w", name, err)
 		}
@@ -244,6 +253,9 @@ type Config struct {
 	// KeepAlive is OLLAMA_KEEP_ALIVE: how long an idle model stays loaded;
 	// negative means forever, 0 unloads at once, nil is Ollama's 5m.
 	KeepAlive *time.Duration
+	// Origins is OLLAMA_ORIGINS: browser origins allowed beyond Ollama's
+	// defaults (localhost, 127.0.0.1, 0.0.0.0 on any port, app schemes).
+	Origins []string
 	// Seed makes the generated text and the fault dice repeatable.
 	Seed uint64
 	// Profiles holds the per-model timings.

@@ -30,3 +30,9 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, endpoint string,
 	}
 	return false
 }
+
+// decodeBody is gin's ShouldBindJSON for a middleware that reports the
+// error itself.
+func decodeBody(r *http.Request, v any) error {
+	return json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(v)
+}

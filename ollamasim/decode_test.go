@@ -116,3 +116,13 @@ func FuzzRequestDecoding(f *testing.F) {
 		}
 	})
 }
+
+// newInstantModels is newInstant serving the given models.
+func newInstantModels(t testing.TB, models ...string) *ollamasim.Server {
+	t.Helper()
+	s, err := ollamasim.New(ollamasim.Config{Models: models, Profiles: ollamasim.Profiles{Default: ollamasim.InstantProfile()}}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -48,13 +48,16 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 	}
 	m, ok := s.lookup(req.Model)
 	if !ok {
-		s.nativeError(w, ep, "", http.StatusNotFound, fmt.Sprintf("model '%s' not found", req.Model))
+		// getExistingName finds nothing to correct; scheduleRunner then
+		// fails with os.ErrNotExist (handleScheduleError).
+		s.nativeError(w, ep, "", http.StatusNotFound, fmt.Sprintf("model %q not found, try pulling it first", req.Model))
 		return
 	}
 	if !s.checkOptions(w, ep, m, false, req.Options) {
 		return
 	}
-	resp, ok := s.embed(w, r, ep, false, m, req.Model, inputs, req.Dimensions, req.KeepAlive, start)
+	truncate := req.Truncate == nil || *req.Truncate
+	resp, ok := s.embed(w, r, ep, false, m, req.Model, inputs, req.Dimensions, truncate, req.KeepAlive, start)
 	if ok {
 		writeJSON(w, http.StatusOK, resp)
 		s.metrics.request(ep, m.name, http.StatusOK)
@@ -63,7 +66,9 @@ func (s *Server) handleEmbed(w http.ResponseWriter, r *http.Request) {
 
 // embed schedules an embedding request and computes its vectors
 // (L2-normalised, truncated to dims and renormalised, as EmbedHandler does).
-func (s *Server) embed(w http.ResponseWriter, r *http.Request, ep string, isOpenAI bool, m *modelInfo, name string, inputs []string, dims int, ka *api.Duration, start time.Time) (api.EmbedResponse, bool) {
+// An input longer than the context is truncated to it, unless truncate is
+// false: then the runner's 400.
+func (s *Server) embed(w http.ResponseWriter, r *http.Request, ep string, isOpenAI bool, m *modelInfo, name string, inputs []string, dims int, truncate bool, ka *api.Duration, start time.Time) (api.EmbedResponse, bool) {
 	j := &job{endpoint: ep, model: m, isOpenAI: isOpenAI}
 	p := makePlan(s.faults.roll(r.URL.Path, m.name))
 	if !s.preFaults(w, r, ep, m.name, isOpenAI, p) {
@@ -89,7 +94,17 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, ep string, isOpen
 	prof := s.cfg.Profiles.For(m.name)
 	n := 0
 	for _, in := range inputs {
-		n += clampPrompt(countTokens(in)+2, 0, m.contextLen) // + BOS/EOS
+		k := countTokens(in) + 2 // + BOS/EOS
+		if !truncate && k > m.contextLen {
+			msg := "the input length exceeds the context length"
+			if isOpenAI {
+				s.openAIHandlerError(w, ep, m.name, http.StatusBadRequest, msg)
+			} else {
+				s.nativeError(w, ep, m.name, http.StatusBadRequest, msg)
+			}
+			return api.EmbedResponse{}, false
+		}
+		n += clampPrompt(k, 0, m.contextLen)
 	}
 	if !sleep(r.Context(), prof.TTFT.D()+time.Duration(n)*prof.PrefillPerToken.D()) {
 		return api.EmbedResponse{}, false
@@ -135,7 +150,7 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 	if req.Prompt != "" {
 		inputs = []string{req.Prompt}
 	}
-	resp, ok := s.embed(w, r, ep, false, m, req.Model, inputs, 0, req.KeepAlive, start)
+	resp, ok := s.embed(w, r, ep, false, m, req.Model, inputs, 0, true, req.KeepAlive, start)
 	if !ok {
 		return
 	}
@@ -178,10 +193,11 @@ func (s *Server) handleOpenAIEmbeddings(w http.ResponseWriter, r *http.Request) 
 	}
 	m, ok := s.lookup(req.Model)
 	if !ok {
-		s.openAIHandlerError(w, ep, "", http.StatusNotFound, fmt.Sprintf("model '%s' not found", req.Model))
+		// EmbedHandler's, as for /api/embed.
+		s.openAIHandlerError(w, ep, "", http.StatusNotFound, fmt.Sprintf("model %q not found, try pulling it first", req.Model))
 		return
 	}
-	resp, ok := s.embed(w, r, ep, true, m, req.Model, inputs, req.Dimensions, nil, start)
+	resp, ok := s.embed(w, r, ep, true, m, req.Model, inputs, req.Dimensions, true, nil, start)
 	if !ok {
 		return
 	}

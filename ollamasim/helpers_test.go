@@ -40,3 +40,18 @@ func mustJSON(t testing.TB, b []byte) map[string]any {
 	}
 	return m
 }
+
+// get sends a GET and returns status and body.
+func get(t testing.TB, url string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read %s: %v", url, err)
+	}
+	return resp.StatusCode, b
+}

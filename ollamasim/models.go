@@ -17,73 +17,32 @@ import (
 // modelInfo is what /api/tags, /api/show and /api/ps say about a model.
 type modelInfo struct {
 	name       string
-	arch       string
 	details    api.ModelDetails
 	size       int64 // on disk
 	vramSize   int64 // loaded
 	digest     string
 	modified   time.Time
-	params     int64
-	blocks     int
 	embedLen   int
-	contextLen int
+	contextLen int // num_ctx by default: the profile's
 	template   string
 	caps       []model.Capability
+	desc       description
 }
 
-// newModelInfo derives plausible metadata from the model's name: family
-// from the name, parameter count from a tag like "7b".
+// newModelInfo describes model name under profile p (see describe).
 func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
-	base, tag, _ := strings.Cut(name, ":")
-	arch, family := "llama", "llama"
-	switch {
-	case strings.Contains(base, "deepseek-r1"), strings.Contains(base, "qwen"):
-		arch, family = "qwen2", "qwen2"
-	case strings.Contains(base, "gemma"):
-		arch, family = "gemma3", "gemma3"
-	case strings.Contains(base, "mistral"):
-		arch, family = "llama", "llama"
-	}
-	params := int64(7_615_616_512)
-	if t := strings.TrimSuffix(strings.ToLower(tag), "b"); t != tag && t != "" {
-		if f, err := strconv.ParseFloat(t, 64); err == nil && f > 0 {
-			params = int64(f * 1e9)
-		}
-	}
+	d := describe(name, p)
 	sum := sha256.Sum256([]byte("ollamasim/" + name))
-	size := params * 9 / 16 // Q4_K_M: ≈ 4.5 bits per weight
-	caps := []model.Capability{model.CapabilityCompletion}
-	if strings.Contains(base, "deepseek-r1") || strings.Contains(base, "qwen3") {
-		caps = append(caps, model.CapabilityThinking)
-	}
-	blocks := 28
-	if params > 20e9 {
-		blocks = 64
-	}
-	embedLen := p.EmbeddingLength
-	if embedLen <= 0 {
-		switch {
-		case params < 2e9:
-			embedLen = 2048
-		case params < 5e9:
-			embedLen = 3072
-		case params < 10e9:
-			embedLen = 3584
-		default:
-			embedLen = 5120
-		}
+	ctx := p.ContextLength
+	if ctx <= 0 || ctx > d.contextLen {
+		ctx = d.contextLen
 	}
 	return &modelInfo{
-		name: name, arch: arch,
-		details: api.ModelDetails{
-			ParentModel: "", Format: "gguf", Family: family, Families: []string{family},
-			ParameterSize: formatParams(params), QuantizationLevel: "Q4_K_M",
-		},
-		size: size, vramSize: size + size/8, digest: hex.EncodeToString(sum[:]),
-		modified: modified.UTC(), params: params, blocks: blocks,
-		embedLen: embedLen, contextLen: p.ContextLength,
+		name: name, details: d.details,
+		size: d.fileSize, vramSize: d.fileSize + d.fileSize/8, digest: hex.EncodeToString(sum[:]),
+		modified: modified.UTC(), embedLen: d.embedLen, contextLen: ctx,
 		template: "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n",
-		caps:     caps,
+		caps:     d.caps, desc: d,
 	}
 }
 
@@ -120,8 +79,9 @@ func (s *Server) handleVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) listResponse() api.ListResponse {
-	out := api.ListResponse{Models: make([]api.ListModelResponse, 0, len(s.order))}
-	for _, m := range s.order {
+	order := s.catalog.load().order
+	out := api.ListResponse{Models: make([]api.ListModelResponse, 0, len(order))}
+	for _, m := range order {
 		out.Models = append(out.Models, api.ListModelResponse{
 			Name: m.name, Model: m.name, ModifiedAt: m.modified, Size: m.size,
 			Digest: m.digest, Details: m.details,
@@ -148,7 +108,10 @@ func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
 		if st.state == unloaded {
 			continue
 		}
-		m := s.models[st.name]
+		m, ok := s.lookup(st.name)
+		if !ok {
+			continue // deleted
+		}
 		exp := st.expiresAt
 		if exp.IsZero() {
 			// Busy, loading, or kept forever: Ollama shows now + session.
@@ -164,48 +127,6 @@ func (s *Server) handlePs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showResponse(m *modelInfo) api.ShowResponse {
-	a := m.arch
-	// The key set of a llama-architecture GGUF as Ollama reports it
-	// (transcript 52_show); large arrays are null unless verbose.
-	info := map[string]any{
-		"general.alignment":                     32,
-		"general.architecture":                  a,
-		"general.file_type":                     15,
-		"general.parameter_count":               m.params,
-		a + ".attention.head_count":             28,
-		a + ".attention.head_count_kv":          4,
-		a + ".attention.layer_norm_rms_epsilon": 0.000001,
-		a + ".block_count":                      m.blocks,
-		a + ".context_length":                   131072,
-		a + ".embedding_length":                 m.embedLen,
-		a + ".feed_forward_length":              18944,
-		a + ".rope.dimension_count":             128,
-		a + ".rope.freq_base":                   1000000,
-		a + ".vocab_size":                       152064,
-		"tokenizer.ggml.add_bos_token":          true,
-		"tokenizer.ggml.add_eos_token":          false,
-		"tokenizer.ggml.bos_token_id":           151646,
-		"tokenizer.ggml.eos_token_id":           151643,
-		"tokenizer.ggml.model":                  "gpt2",
-		"tokenizer.ggml.pre":                    "default",
-		"tokenizer.ggml.scores":                 nil,
-		"tokenizer.ggml.token_type":             nil,
-		"tokenizer.ggml.tokens":                 nil,
-		"tokenizer.ggml.unknown_token_id":       0,
-	}
-	tensors := []api.Tensor{{Name: "token_embd.weight", Type: "Q4_K", Shape: []uint64{uint64(m.embedLen), 152064}}}
-	for b := range m.blocks {
-		for _, t := range []string{"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"} {
-			typ, shape := "Q4_K", []uint64{uint64(m.embedLen), uint64(m.embedLen)}
-			if strings.HasSuffix(t, "norm") {
-				typ, shape = "F32", []uint64{uint64(m.embedLen)}
-			}
-			tensors = append(tensors, api.Tensor{Name: fmt.Sprintf("blk.%d.%s.weight", b, t), Type: typ, Shape: shape})
-		}
-	}
-	tensors = append(tensors,
-		api.Tensor{Name: "output_norm.weight", Type: "F32", Shape: []uint64{uint64(m.embedLen)}},
-		api.Tensor{Name: "output.weight", Type: "Q6_K", Shape: []uint64{uint64(m.embedLen), 152064}})
 	blob := "/root/.ollama/models/blobs/sha256-" + m.digest
 	return api.ShowResponse{
 		Modelfile: "# Modelfile generated by \"ollama show\"\n# To build a new Modelfile based on this, replace FROM with:\n# FROM " + m.name +
@@ -213,8 +134,8 @@ func (s *Server) showResponse(m *modelInfo) api.ShowResponse {
 		Parameters:   "stop                           \"<|im_start|>\"\nstop                           \"<|im_end|>\"",
 		Template:     m.template,
 		Details:      withParent(m.details, blob),
-		ModelInfo:    info,
-		Tensors:      tensors,
+		ModelInfo:    m.desc.modelInfo,
+		Tensors:      m.desc.tensors,
 		Capabilities: m.caps,
 		ModifiedAt:   m.modified,
 	}

@@ -74,7 +74,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, ep string, isO
 		})
 		return
 	}
-	think, ok := s.thinkOf(w, ep, m, isOpenAI, req.Think)
+	think, ok := s.thinkOf(w, ep, m, req.Model, isOpenAI, req.Think)
 	if !ok {
 		return
 	}
@@ -93,6 +93,7 @@ func (s *Server) generate(w http.ResponseWriter, r *http.Request, ep string, isO
 		endpoint: ep, path: r.URL.Path, model: m, prompt: prompt,
 		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, numCtx: numCtx, stop: stop, seed: seed,
 		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, think: think, start: start,
+		fields: jsonFields(req.Format),
 	}
 	if f == nil {
 		f = &generateFormat{model: req.Model, withContext: !req.Raw}
@@ -121,17 +122,25 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 
 // chat serves /api/chat and, through f, /v1/chat/completions.
 func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenAI bool, m *modelInfo, req *api.ChatRequest, start time.Time, f format) {
-	if !s.checkOptions(w, ep, m, isOpenAI, req.Options) {
-		return
-	}
 	if len(req.Messages) == 0 {
+		if !s.checkOptions(w, ep, m, isOpenAI, req.Options) {
+			return
+		}
 		s.loadOnly(w, r, ep, m, req.KeepAlive, func(reason string) any {
 			return api.ChatResponse{Model: req.Model, CreatedAt: s.now().UTC(), Message: api.Message{Role: "assistant"}, Done: true, DoneReason: reason}
 		})
 		return
 	}
-	think, ok := s.thinkOf(w, ep, m, isOpenAI, req.Think)
+	think, ok := s.thinkOf(w, ep, m, req.Model, isOpenAI, req.Think)
 	if !ok {
+		return
+	}
+	if len(req.Tools) > 0 && !slices.Contains(m.caps, model.CapabilityTools) {
+		// scheduleRunner's CheckCapabilities, prefixed with the full name.
+		s.capabilityError(w, ep, m, isOpenAI, model.ParseName(m.name).String()+" does not support tools")
+		return
+	}
+	if !s.checkOptions(w, ep, m, isOpenAI, req.Options) {
 		return
 	}
 	numPredict, stop, seed, numCtx := optionsOf(req.Options)
@@ -140,6 +149,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenA
 		endpoint: ep, path: r.URL.Path, model: m, prompt: prompt,
 		promptToks: clampPrompt(n, numCtx, m.contextLen), numPredict: numPredict, numCtx: numCtx, stop: stop, seed: seed,
 		keepAlive: keepAliveOf(req.KeepAlive), stream: isStream(req.Stream), isOpenAI: isOpenAI, think: think, start: start,
+		fields: jsonFields(req.Format),
 	}
 	if f == nil {
 		f = &chatFormat{model: req.Model}
@@ -150,21 +160,27 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request, ep string, isOpenA
 // thinkOf applies Ollama's think defaults: on for a thinking-capable model
 // unless the request says false; asking a model without the capability to
 // think is a 400.
-func (s *Server) thinkOf(w http.ResponseWriter, ep string, m *modelInfo, isOpenAI bool, t *api.ThinkValue) (bool, bool) {
+// The message quotes the name as the request spelled it.
+func (s *Server) thinkOf(w http.ResponseWriter, ep string, m *modelInfo, asked string, isOpenAI bool, t *api.ThinkValue) (bool, bool) {
 	capable := slices.Contains(m.caps, model.CapabilityThinking)
 	if !capable {
 		if t != nil && t.Bool() {
-			msg := fmt.Sprintf("%q does not support thinking", m.name)
-			if isOpenAI {
-				s.openAIHandlerError(w, ep, m.name, http.StatusBadRequest, msg)
-			} else {
-				s.nativeError(w, ep, m.name, http.StatusBadRequest, msg)
-			}
+			s.capabilityError(w, ep, m, isOpenAI, fmt.Sprintf("%q does not support thinking", asked))
 			return false, false
 		}
 		return false, true
 	}
 	return t == nil || t.Bool(), true
+}
+
+// capabilityError is a 400 for a capability the model lacks, in the
+// caller's protocol.
+func (s *Server) capabilityError(w http.ResponseWriter, ep string, m *modelInfo, isOpenAI bool, msg string) {
+	if isOpenAI {
+		s.openAIHandlerError(w, ep, m.name, http.StatusBadRequest, msg)
+	} else {
+		s.nativeError(w, ep, m.name, http.StatusBadRequest, msg)
+	}
 }
 
 // checkOptions answers a wrongly typed option as Ollama's scheduleRunner

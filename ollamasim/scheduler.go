@@ -36,6 +36,7 @@ type scheduler struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner
+	order   []string      // runners in the order models were added
 	pending int           // requests waiting for a model to be scheduled
 	changed chan struct{} // closed and replaced when a runner goes idle or unloads
 }
@@ -77,9 +78,25 @@ const (
 func newScheduler(cfg *Config, now func() time.Time, loadFor func(string) time.Duration, ctxLen func(string) int) *scheduler {
 	s := &scheduler{cfg: cfg, now: now, loadFor: loadFor, ctxLen: ctxLen, runners: map[string]*runner{}, changed: make(chan struct{})}
 	for _, m := range cfg.Models {
-		s.runners[m] = &runner{name: m, parallel: cfg.Parallel, slots: make(chan struct{}, cfg.Parallel)}
+		s.addLocked(m)
 	}
 	return s
+}
+
+// add gives a model created while the simulator runs (/api/copy) a runner;
+// a model it already has keeps its own.
+func (s *scheduler) add(model string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addLocked(model)
+}
+
+func (s *scheduler) addLocked(m string) {
+	if _, ok := s.runners[m]; ok {
+		return
+	}
+	s.runners[m] = &runner{name: m, parallel: s.cfg.Parallel, slots: make(chan struct{}, s.cfg.Parallel)}
+	s.order = append(s.order, m)
 }
 
 // lease is a request's hold on a loaded model.
@@ -374,8 +391,8 @@ type modelStatus struct {
 func (s *scheduler) snapshot() []modelStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]modelStatus, 0, len(s.cfg.Models))
-	for _, m := range s.cfg.Models {
+	out := make([]modelStatus, 0, len(s.order))
+	for _, m := range s.order {
 		r := s.runners[m]
 		out = append(out, modelStatus{
 			name: m, state: r.state, expiresAt: r.expiresAt, session: r.session, numCtx: r.numCtx,

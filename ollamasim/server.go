@@ -28,10 +28,10 @@ type Server struct {
 	sched          *scheduler
 	faults         *faultSet
 	metrics        *metrics
-	models         map[string]*modelInfo
-	order          []*modelInfo
+	catalog        models
 	metricsHandler http.Handler
 	options        optionKinds
+	cors           corsPolicy
 	ids            atomic.Uint64 // chatcmpl-N / cmpl-N ids
 }
 
@@ -74,7 +74,7 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 	if cfg.Profiles.Default == (Profile{}) {
 		cfg.Profiles.Default = DefaultProfile()
 	}
-	s := &Server{cfg: cfg, now: cfg.Now, exit: cfg.Exit, models: map[string]*modelInfo{}, options: newOptionKinds()}
+	s := &Server{cfg: cfg, now: cfg.Now, exit: cfg.Exit, options: newOptionKinds(), cors: newCORSPolicy(cfg.Origins)}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -82,15 +82,22 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 		s.exit = os.Exit
 	}
 	start := s.now()
+	c := &catalog{byName: map[string]*modelInfo{}}
 	for i, m := range cfg.Models {
 		// Ollama lists newest first: give the first model the newest time
 		// so /api/tags keeps the configured order.
 		mi := newModelInfo(m, cfg.Profiles.For(m), start.Add(-time.Duration(i+1)*time.Hour))
-		s.models[m] = mi
-		s.order = append(s.order, mi)
+		c.byName[m] = mi
+		c.order = append(c.order, mi)
 	}
+	s.catalog.cur.Store(c)
 	s.faults = newFaultSet(cfg.Seed, func(k FaultKind) { s.metrics.faults.WithLabelValues(string(k)).Inc() })
-	s.sched = newScheduler(&s.cfg, s.now, s.loadTime, func(m string) int { return s.models[m].contextLen })
+	s.sched = newScheduler(&s.cfg, s.now, s.loadTime, func(m string) int {
+		if mi, ok := s.lookup(m); ok {
+			return mi.contextLen
+		}
+		return 0
+	})
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -111,10 +118,11 @@ func (s *Server) loadTime(model string) time.Duration {
 
 // lookup resolves a request's model name to a served model.
 func (s *Server) lookup(name string) (*modelInfo, bool) {
-	if mi, ok := s.models[name]; ok {
+	c := s.catalog.load()
+	if mi, ok := c.byName[name]; ok {
 		return mi, true
 	}
-	mi, ok := s.models[normalizeName(name)]
+	mi, ok := c.byName[normalizeName(name)]
 	return mi, ok
 }
 
@@ -127,15 +135,21 @@ type route struct {
 }
 
 // routes mirrors Ollama's gin router (server/routes.go GenerateRoutes) for
-// the endpoints the simulator serves.
+// the endpoints the simulator serves. A 405's Allow header lists methods in
+// the order gin created its method trees: HEAD first, as GenerateRoutes
+// registers HEAD / before anything else.
 func routeFor(path string) (route, bool) {
 	switch path {
 	case "/":
-		return route{"/", "GET, HEAD", [2]string{"GET", "HEAD"}, (*Server).handleRoot}, true
+		return route{"/", "HEAD, GET", [2]string{"GET", "HEAD"}, (*Server).handleRoot}, true
 	case "/api/version":
-		return route{path, "GET, HEAD", [2]string{"GET", "HEAD"}, (*Server).handleVersion}, true
+		return route{path, "HEAD, GET", [2]string{"GET", "HEAD"}, (*Server).handleVersion}, true
 	case "/api/tags":
-		return route{path, "GET, HEAD", [2]string{"GET", "HEAD"}, (*Server).handleTags}, true
+		return route{path, "HEAD, GET", [2]string{"GET", "HEAD"}, (*Server).handleTags}, true
+	case "/api/copy":
+		return route{path, "POST", [2]string{"POST"}, (*Server).handleCopy}, true
+	case "/api/delete":
+		return route{path, "DELETE", [2]string{"DELETE"}, (*Server).handleDelete}, true
 	case "/api/ps":
 		return route{path, "GET", [2]string{"GET"}, (*Server).handlePs}, true
 	case "/api/show":
@@ -154,6 +168,10 @@ func routeFor(path string) (route, bool) {
 		return route{path, "POST", [2]string{"POST"}, (*Server).handleOpenAICompletion}, true
 	case "/v1/embeddings":
 		return route{path, "POST", [2]string{"POST"}, (*Server).handleOpenAIEmbeddings}, true
+	case "/v1/responses":
+		return route{path, "POST", [2]string{"POST"}, (*Server).handleResponses}, true
+	case "/v1/messages":
+		return route{path, "POST", [2]string{"POST"}, (*Server).handleMessages}, true
 	case "/v1/models":
 		return route{path, "GET", [2]string{"GET"}, (*Server).handleOpenAIModels}, true
 	}
@@ -172,6 +190,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case path == "/sim/faults":
 		s.serveFaults(w, r)
+		return
+	}
+	if s.cors.apply(w, r) {
 		return
 	}
 	rt, ok := routeFor(path)

@@ -96,3 +96,23 @@ func TestPrefillStallsOtherStreams(t *testing.T) {
 		t.Fatalf("A's eval_duration %v; want ≥ %v with B's %v-token prompt evaluated meanwhile", evalA, want, promptB)
 	}
 }
+
+// TestDecodeRateMatchesProfile: one stream alone decodes at the profile's
+// tokens/s, not slower by the timer's lateness and the write's cost per
+// token (a 320 tokens/s profile once delivered 230). Never faster; on a
+// shared, crowded machine allow a quarter slower.
+func TestDecodeRateMatchesProfile(t *testing.T) {
+	p := startSim(t, "--load-time", "0", "--ttft", "0", "--prefill-per-token", "0", "--tokens-per-second", "320")
+	for _, stream := range []bool{false, true} {
+		_, _, b := post(t, p.URL+"/api/generate", fmt.Sprintf(`{"model":"deepseek-r1:7b","prompt":"rate","think":false,"stream":%v,"options":{"num_predict":160}}`, stream))
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		r := mustJSON(t, []byte(lines[len(lines)-1]))
+		n, d := r["eval_count"].(float64), time.Duration(r["eval_duration"].(float64))
+		// The first token comes with the prefill; n-1 paced intervals follow.
+		rate := (n - 1) / d.Seconds()
+		t.Logf("stream %v: %v tokens in %v: %.0f tokens/s", stream, n, d, rate)
+		if n < 100 || rate > 320*1.02 || rate < 320*0.75 {
+			t.Errorf("stream %v: %.0f tokens/s over %v tokens, want 320", stream, rate, n)
+		}
+	}
+}

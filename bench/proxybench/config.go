@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,7 +25,9 @@ type config struct {
 	dsbridge        string
 	bridgeConfig    string
 	bridgeArgs      []string
+	bridgeEnv       []string
 	nginxPath       string
+	haproxyPath     string
 	wrkPath         string
 	wrkCPUs         string
 	serverCPUs      string
@@ -36,6 +39,7 @@ type config struct {
 	failOnVerdict   bool
 	keep            bool
 	maxTime         time.Duration
+	render          string // re-render this results.json instead of running
 }
 
 const usageText = `Usage: go run ./bench/proxybench [flags]
@@ -61,7 +65,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
 	}
-	targets := fs.String("targets", strings.Join(allTargets(), ","), "targets to compare, comma-separated, in table order")
+	targets := fs.String("targets", strings.Join(allTargets(), ","), "targets to compare, comma-separated, in table order; haproxy may be added")
 	fs.StringVar(&cfg.upstreamKind, "upstreams", "stdlib", "upstream kind: stdlib (tiny net/http servers in this program) or sim (dsbridge sim --profile instant)")
 	fs.IntVar(&cfg.upstreamCount, "upstream-count", 3, "number of upstreams")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured wrk run per cell (whole seconds)")
@@ -75,7 +79,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.bridgeConfig, "bridge-config", "", "config file passed to dsbridge serve --config")
 	var bargs stringList
 	fs.Var(&bargs, "bridge-arg", "extra argument for dsbridge serve (repeatable), e.g. --bridge-arg=--pprof")
+	var benv stringList
+	fs.Var(&benv, "bridge-env", "KEY=VALUE in the bridge's environment (repeatable), e.g. --bridge-env GOGC=400")
 	fs.StringVar(&cfg.nginxPath, "nginx", "nginx", "nginx binary")
+	fs.StringVar(&cfg.haproxyPath, "haproxy", "haproxy", "haproxy binary (for --targets …,haproxy)")
 	fs.StringVar(&cfg.wrkPath, "wrk", "wrk", "wrk binary")
 	fs.StringVar(&cfg.wrkCPUs, "wrk-cpus", "", "taskset CPU list for wrk (empty: no pinning)")
 	fs.StringVar(&cfg.serverCPUs, "server-cpus", "", "taskset CPU list for the proxies and upstreams (empty: no pinning)")
@@ -86,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&cfg.streamTolerance, "stream-tolerance", 0.05, "streamed relay 'reaches nginx's rate' when bridge/nginx >= 1 - this (run-to-run noise)")
 	fs.BoolVar(&cfg.failOnVerdict, "fail-on-verdict", false, "exit 3 when the verdict is 'not done'")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the run's temp dir (configs, process logs)")
+	fs.StringVar(&cfg.render, "render", "", "do not run: recompute summaries and verdict of an earlier results.json and write report.md and results.json to --out")
 	fs.DurationVar(&cfg.maxTime, "max-time", 0, "hard bound on the whole run (default: the planned time x1.5 + 2 min)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -95,6 +103,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, errUsage
 	}
 	cfg.bridgeArgs = bargs
+	cfg.bridgeEnv = benv
 	for _, t := range strings.Split(*targets, ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			cfg.targets = append(cfg.targets, t)
@@ -123,7 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 // errUsage marks a command-line mistake, already explained on stderr.
-var errUsage = fmt.Errorf("usage")
+var errUsage = errors.New("usage")
 
 // cases is the benchmark's cases: non-streamed chat, then each stream length.
 func (c config) cases() []benchCase {
@@ -138,8 +147,8 @@ func (c config) cases() []benchCase {
 func (c config) planned() time.Duration {
 	perCell := c.duration.Round(time.Second) + c.warmup.Round(time.Second) + time.Second
 	d := time.Duration(c.repeat*len(c.cases())*len(c.targets)) * perCell
-	if c.profile {
-		d += time.Duration(c.profileSeconds+5) * time.Second
+	if c.profile { // two profiled cells, each with a warm-up, and a bridge start
+		d += time.Duration(2*(c.profileSeconds+5)+5) * time.Second
 	}
 	return d
 }

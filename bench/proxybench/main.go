@@ -56,7 +56,12 @@ func mainExit(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	rep, err := run(ctx, cfg, stderr)
+	var rep *report
+	if cfg.render != "" {
+		rep, err = rerender(cfg.render, cfg.out)
+	} else {
+		rep, err = run(ctx, cfg, stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "proxybench: %v\n", err)
 		return 1

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,32 +10,59 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // profileResult says where the bridge's CPU profile went and how it was taken.
 type profileResult struct {
+	Case      string   `json:"case"`
 	Method    string   `json:"method"` // "pprof" or "perf"
 	Files     []string `json:"files"`
 	ReqPerSec float64  `json:"req_per_s"` // during the capture (profiling costs a little)
 	Summary   string   `json:"summary"`
 }
 
-// captureProfile runs one more non-streamed cell against the bridge, outside
-// the measured ones (a profiler costs throughput), and captures a CPU profile
-// and an allocation profile while it runs. It prefers the bridge's own
-// net/http/pprof endpoint (Go's view: goroutines, allocations, exact
-// symbols); when the bridge serves none, it falls back to `perf record` of
-// the bridge process, which needs the symbols dsbridgeBinary keeps.
-func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, c benchCase, log io.Writer) *profileResult {
-	out := e.cfg.out
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return &profileResult{Summary: "no profile: " + err.Error()}
+// captureProfiles runs, for each of cases, one more cell against the
+// bridge, outside the measured ones (a profiler costs throughput), and
+// captures a CPU profile and an allocation profile while it runs. When the
+// bridge has a --pprof flag, a second bridge is started with it for the
+// captures, so the measured bridge runs exactly as configured; the profile is
+// Go's view (goroutines, allocations, exact symbols). Otherwise it falls back
+// to `perf record` of the measured bridge, which needs the symbols
+// dsbridgeBinary keeps.
+func (e *env) captureProfiles(ctx context.Context, w *wrkRunner, measured *target, cases []benchCase, log io.Writer) []*profileResult {
+	if err := os.MkdirAll(e.cfg.out, 0o755); err != nil {
+		return []*profileResult{{Summary: "no profile: " + err.Error()}}
 	}
-	secs := e.cfg.profileSeconds
-	pprofBase := t.URL + e.cfg.pprofPath
-	hasPprof := httpStatus(ctx, pprofBase+"/") == http.StatusOK
+	t := measured
+	hasPprof := httpStatus(ctx, t.URL+e.cfg.pprofPath+"/") == http.StatusOK
+	if !hasPprof && e.bridgeHasFlag(ctx, "-pprof") {
+		pt, err := e.startBridge(ctx, "bridge-pprof", []string{"--pprof"})
+		if pt != nil && pt.proc != nil {
+			defer pt.proc.stop()
+		}
+		if err != nil {
+			fmt.Fprintf(log, "proxybench: bridge with --pprof did not start, using perf: %v\n", err)
+		} else {
+			t, hasPprof = pt, true
+		}
+	}
+	var prs []*profileResult
+	for _, c := range cases {
+		if t != measured {
+			// Warm its connection pools as the measured cells were.
+			_, _ = w.run(ctx, t.URL, c, 2*time.Second)
+		}
+		prs = append(prs, e.captureProfile(ctx, w, t, hasPprof, c, log))
+	}
+	return prs
+}
 
+// captureProfile profiles bridge t for --profile-seconds under case c.
+func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, hasPprof bool, c benchCase, log io.Writer) *profileResult {
+	out := e.cfg.out
+	secs := e.cfg.profileSeconds
 	type wrkOut struct {
 		res wrkResult
 		err error
@@ -49,11 +77,12 @@ func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, c ben
 	case <-time.After(time.Second):
 	case <-ctx.Done():
 	}
-	pr := &profileResult{}
+	pr := &profileResult{Case: c.Name}
 	var errs []string
+	pprofBase := t.URL + e.cfg.pprofPath
 	if hasPprof {
 		pr.Method = "pprof"
-		cpuFile, allocFile := filepath.Join(out, "bridge-cpu.pprof"), filepath.Join(out, "bridge-allocs.pprof")
+		cpuFile, allocFile := filepath.Join(out, "bridge-"+c.Name+"-cpu.pprof"), filepath.Join(out, "bridge-"+c.Name+"-allocs.pprof")
 		allocDone := make(chan error, 1)
 		// The allocation delta runs alongside the CPU profile: both cover
 		// the same seconds of the same load.
@@ -70,7 +99,7 @@ func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, c ben
 		}
 	} else {
 		pr.Method = "perf"
-		perfFile := filepath.Join(out, "bridge-perf.data")
+		perfFile := filepath.Join(out, "bridge-"+c.Name+"-perf.data")
 		cmd := exec.CommandContext(ctx, "perf", "record", "-F", "997", "-g", "-o", perfFile,
 			"-p", strconv.Itoa(t.proc.pgid()), "--", "sleep", strconv.Itoa(secs))
 		if b, err := cmd.CombinedOutput(); err != nil {
@@ -89,7 +118,7 @@ func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, c ben
 		var views [][]string
 		switch filepath.Ext(f) {
 		case ".pprof":
-			if filepath.Base(f) == "bridge-allocs.pprof" {
+			if strings.HasSuffix(f, "-allocs.pprof") {
 				views = [][]string{
 					{"go", "tool", "pprof", "-top", "-nodecount=40", "-sample_index=alloc_objects", f},
 					{"go", "tool", "pprof", "-top", "-nodecount=40", "-cum", "-sample_index=alloc_objects", f},
@@ -115,13 +144,20 @@ func (e *env) captureProfile(ctx context.Context, w *wrkRunner, t *target, c ben
 			}
 		}
 	}
-	pr.Summary = fmt.Sprintf("%s capture of %d s under non-streamed load (%.0f req/s while profiling); files: %v",
-		pr.Method, secs, pr.ReqPerSec, pr.Files)
+	pr.Summary = fmt.Sprintf("%s: %s capture of %d s (%.0f req/s while profiling); files: %v",
+		c.Name, pr.Method, secs, pr.ReqPerSec, pr.Files)
 	if len(errs) > 0 {
 		pr.Summary += fmt.Sprintf("; errors: %v", errs)
 	}
 	fmt.Fprintf(log, "proxybench: %s\n", pr.Summary)
 	return pr
+}
+
+// bridgeHasFlag reports whether `dsbridge serve --help` lists flag, so the
+// harness works with bridges from before and after a flag was added.
+func (e *env) bridgeHasFlag(ctx context.Context, flag string) bool {
+	out, _ := exec.CommandContext(ctx, e.dsbridge, "serve", "--help").CombinedOutput()
+	return bytes.Contains(out, []byte(flag+" ")) || bytes.Contains(out, []byte(flag+"\n"))
 }
 
 func httpStatus(ctx context.Context, url string) int {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,18 +26,22 @@ type cell struct {
 	Repeat int       `json:"repeat"`
 	Wrk    wrkResult `json:"wrk"`
 
-	ReqPerSec      float64 `json:"req_per_s"`
-	MBPerSec       float64 `json:"mb_per_s"`       // response bytes wrk read, 10^6 bytes/s
-	BytesPerResp   float64 `json:"bytes_per_resp"` // headers included
-	Errors         int64   `json:"errors"`         // connect+read+write+timeout+status≥400
-	ProxyCPUms     float64 `json:"proxy_cpu_ms"`
-	ProxyCPUPer1k  float64 `json:"proxy_cpu_ms_per_1000"` // -1 for direct
-	UpCPUPer1k     float64 `json:"upstream_cpu_ms_per_1000"`
-	WrkCPUPer1k    float64 `json:"wrk_cpu_ms_per_1000"`
-	MachineBusyPct float64 `json:"machine_busy_pct"` // of all cores, during the cell
-	OtherCPUPct    float64 `json:"other_cpu_pct"`    // busy minus wrk, proxy and upstreams: other users, softirq
-	LoadAvg1       float64 `json:"loadavg1_after"`
-	AllocsPerReq   float64 `json:"allocs_per_req,omitempty"` // bridge only, from go_memstats_mallocs_total when exposed
+	ReqPerSec     float64 `json:"req_per_s"`
+	MBPerSec      float64 `json:"mb_per_s"`       // response bytes wrk read, 10^6 bytes/s
+	BytesPerResp  float64 `json:"bytes_per_resp"` // headers included
+	Errors        int64   `json:"errors"`         // connect+read+write+timeout+status≥400
+	ProxyCPUms    float64 `json:"proxy_cpu_ms"`
+	ProxyCPUPer1k float64 `json:"proxy_cpu_ms_per_1000"` // -1 for direct
+	UpCPUPer1k    float64 `json:"upstream_cpu_ms_per_1000"`
+	// UpCPUShare is each upstream's share of the upstreams' CPU: how evenly
+	// the target spread the load (1/3 each is even).
+	UpCPUShare     []float64 `json:"upstream_cpu_share"`
+	WrkCPUPer1k    float64   `json:"wrk_cpu_ms_per_1000"`
+	MachineBusyPct float64   `json:"machine_busy_pct"` // of all cores, during the cell
+	IRQCPUPct      float64   `json:"irq_cpu_pct"`      // hard+soft interrupts (loopback TCP), of all cores
+	OtherCPUPct    float64   `json:"other_cpu_pct"`    // busy minus interrupts, wrk, proxy and upstreams: other users of the machine
+	LoadAvg1       float64   `json:"loadavg1_after"`
+	AllocsPerReq   float64   `json:"allocs_per_req,omitempty"` // bridge only, from go_memstats_mallocs_total when exposed
 }
 
 // run is the benchmark: start everything, measure every cell, report.
@@ -56,6 +61,11 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	}
 	if contains(cfg.targets, "nginx") {
 		if cfg.nginxPath, err = lookTool(cfg.nginxPath); err != nil {
+			return nil, err
+		}
+	}
+	if contains(cfg.targets, "haproxy") {
+		if cfg.haproxyPath, err = lookTool(cfg.haproxyPath); err != nil {
 			return nil, err
 		}
 	}
@@ -84,6 +94,10 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 		}
 	}
 	rep := newReport(cfg)
+	if e.dsbridge != "" {
+		v, _ := exec.CommandContext(ctx, e.dsbridge, "version").Output()
+		rep.Settings.BridgeVersion = strings.TrimSpace(string(v))
+	}
 	rep.Machine.LoadAvgStart = loadAvg()
 	fmt.Fprintf(log, "proxybench: %d targets x %d cases x %d repeats, about %v; load average %.2f\n",
 		len(cfg.targets), len(cfg.cases()), cfg.repeat, cfg.planned().Round(time.Second), rep.Machine.LoadAvgStart)
@@ -126,10 +140,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	w := &wrkRunner{path: cfg.wrkPath, dir: dir, threads: cfg.threads, connections: cfg.connections, cpus: cfg.wrkCPUs}
 	for r := range cfg.repeat {
 		for _, c := range cfg.cases() {
-			// Rotate the order each repeat so that no target always runs
-			// first (cold) or last (after the machine warmed up).
-			for i := range targets {
-				t := targets[(i+r)%len(targets)]
+			for _, t := range cellOrder(targets, r) {
 				cl, err := e.measure(ctx, w, t, c, r)
 				if err != nil {
 					return nil, fmt.Errorf("%s %s: %w", t.Name, c.Name, err)
@@ -143,7 +154,14 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if cfg.profile {
 		for _, t := range targets {
 			if t.Name == "bridge" {
-				rep.Profile = e.captureProfile(ctx, w, t, cfg.cases()[0], log)
+				// The non-streamed case and the longest stream: the
+				// request path and the relay loop.
+				cs := cfg.cases()
+				pc := []benchCase{cs[0]}
+				if len(cs) > 1 {
+					pc = append(pc, cs[len(cs)-1])
+				}
+				rep.Profiles = e.captureProfiles(ctx, w, t, pc, log)
 			}
 		}
 	}
@@ -155,26 +173,75 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	return rep, nil
 }
 
+// cellOrder is the order of the targets' cells in repeat r. It rotates
+// each repeat so that no target always runs first (cold) or last (after the
+// machine warmed up), and keeps the bridge right next to nginx, before it
+// in even repeats and after it in odd ones (ABBA): the verdict's ratio is
+// then taken between cells seconds apart, which on a shared machine share
+// more of the neighbours' load than cells a minute apart.
+func cellOrder(targets []*target, r int) []*target {
+	var rest []*target
+	var nginx, bridge *target
+	for _, t := range targets {
+		switch t.Name {
+		case "nginx":
+			nginx = t
+		case "bridge":
+			bridge = t
+		default:
+			rest = append(rest, t)
+		}
+	}
+	pair := []*target{nginx, bridge}
+	if r%2 == 1 {
+		pair = []*target{bridge, nginx}
+	}
+	var units [][]*target // the pair moves as one unit in the rotation
+	for _, t := range rest {
+		units = append(units, []*target{t})
+	}
+	if nginx != nil && bridge != nil {
+		units = append(units, pair)
+	} else {
+		for _, t := range []*target{nginx, bridge} {
+			if t != nil {
+				units = append(units, []*target{t})
+			}
+		}
+	}
+	var order []*target
+	for i := range units {
+		order = append(order, units[(i+r)%len(units)]...)
+	}
+	return order
+}
+
 // measure runs one cell: a warm-up, then the measured wrk run with CPU read
 // from /proc before and after.
 func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase, r int) (cell, error) {
+	urls := t.URLs
+	if len(urls) == 0 {
+		urls = []string{t.URL}
+	}
 	if e.cfg.warmup >= time.Second {
-		if _, err := w.run(ctx, t.URL, c, e.cfg.warmup); err != nil {
+		if _, err := w.runAll(ctx, urls, c, e.cfg.warmup); err != nil {
 			return cell{}, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	each0 := make([]time.Duration, len(e.upstreams))
+	each1 := make([]time.Duration, len(e.upstreams))
+	each := each0
 	snap := func() (proxy, ups time.Duration, sys sysCPU, err error) {
 		if t.proc != nil {
 			if proxy, err = groupCPU(t.proc.pgid()); err != nil {
 				return
 			}
 		}
-		for _, u := range e.upstreams {
-			var d time.Duration
-			if d, err = groupCPU(u.pgid()); err != nil {
+		for i, u := range e.upstreams {
+			if each[i], err = groupCPU(u.pgid()); err != nil {
 				return
 			}
-			ups += d
+			ups += each[i]
 		}
 		sys, err = readSysCPU()
 		return
@@ -184,10 +251,11 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	if err != nil {
 		return cell{}, err
 	}
-	res, err := w.run(ctx, t.URL, c, e.cfg.duration)
+	res, err := w.runAll(ctx, urls, c, e.cfg.duration)
 	if err != nil {
 		return cell{}, err
 	}
+	each = each1
 	p1, u1, s1, err := snap()
 	if err != nil {
 		return cell{}, err
@@ -217,12 +285,19 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 		cl.ProxyCPUPer1k = per1k(p1 - p0)
 	}
 	cl.UpCPUPer1k = per1k(u1 - u0)
+	if u1 > u0 {
+		for i := range each0 {
+			cl.UpCPUShare = append(cl.UpCPUShare, math.Round(1000*float64(each1[i]-each0[i])/float64(u1-u0))/1000)
+		}
+	}
 	cl.WrkCPUPer1k = per1k(res.cpu)
 	if total := s1.total - s0.total; total > 0 {
 		busy := s1.busy - s0.busy
 		ours := (p1 - p0) + (u1 - u0) + res.cpu
 		cl.MachineBusyPct = 100 * float64(busy) / float64(total)
-		cl.OtherCPUPct = max(0, 100*float64(busy-ours)/float64(total))
+		irq := s1.irq - s0.irq
+		cl.IRQCPUPct = 100 * float64(irq) / float64(total)
+		cl.OtherCPUPct = max(0, 100*float64(busy-irq-ours)/float64(total))
 	}
 	if mallocs0 >= 0 && mallocs1 > mallocs0 && n > 0 {
 		cl.AllocsPerReq = (mallocs1 - mallocs0) / n
@@ -331,7 +406,11 @@ func dsbridgeBinary(ctx context.Context, cfg config, dir string, log io.Writer) 
 	}
 	bin := filepath.Join(dir, "dsbridge")
 	fmt.Fprintf(log, "proxybench: building %s/cmd/dsbridge\n", root)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/dsbridge")
+	// Stamp the version as the Makefile does, so the report says which
+	// bridge it measured.
+	desc, _ := exec.CommandContext(ctx, "git", "-C", root, "describe", "--tags", "--always", "--dirty").Output()
+	ldflags := "-X main.version=" + strings.TrimSpace(string(desc))
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", bin, "./cmd/dsbridge")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -362,7 +441,7 @@ func moduleRoot() (string, error) {
 func lookTool(name string) (string, error) {
 	p, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%s not found (Debian: apt-get install wrk nginx-light): %w", name, err)
+		return "", fmt.Errorf("%s not found (Debian: apt-get install wrk nginx-light haproxy): %w", name, err)
 	}
 	return p, nil
 }

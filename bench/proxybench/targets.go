@@ -11,13 +11,16 @@ import (
 
 // target is one way of reaching the upstreams that wrk drives.
 type target struct {
-	Name  string `json:"name"`  // "direct", "nginx", "httputil", "bridge"
-	Label string `json:"label"` // what the table says it is
-	URL   string `json:"url"`
-	proc  *proc  // the proxy process; nil for direct access
+	Name  string   `json:"name"`  // "direct", "nginx", "httputil", "bridge"
+	Label string   `json:"label"` // what the table says it is
+	URL   string   `json:"url"`
+	URLs  []string `json:"urls,omitempty"` // direct access: every upstream, each driven by its own wrk
+	proc  *proc    // the proxy process; nil for direct access
 }
 
-// allTargets is every target name, in table order.
+// allTargets is the default target names, in table order. "haproxy" is
+// optional (--targets direct,nginx,haproxy,httputil,bridge): the issue
+// quotes it as a second peer, but it adds a quarter to the run time.
 func allTargets() []string { return []string{"direct", "nginx", "httputil", "bridge"} }
 
 // env is what the targets are started with.
@@ -70,11 +73,15 @@ func is200(code int) bool { return code == 200 }
 func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 	switch name {
 	case "direct":
-		// wrk talks to one upstream: the ceiling of what this machine serves
-		// with no proxy hop. It is a single process using both cores.
-		return &target{Name: name, Label: "direct (upstream 1, no proxy)", URL: e.upURLs[0]}, nil
+		// One wrk per upstream, connections split: the same upstream
+		// processes under the same total load, with no proxy hop. This is
+		// the ceiling of what this machine serves.
+		return &target{Name: name, Label: fmt.Sprintf("direct (%d upstreams, no proxy)", len(e.upURLs)),
+			URL: e.upURLs[0], URLs: e.upURLs}, nil
 	case "nginx":
 		return e.startNginx(ctx)
+	case "haproxy":
+		return e.startHAProxy(ctx)
 	case "httputil":
 		addr, err := freeAddr()
 		if err != nil {
@@ -91,31 +98,38 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 		t := &target{Name: name, Label: "plain httputil.ReverseProxy (reference)", URL: "http://" + addr, proc: p}
 		return t, p.waitHTTP(ctx, t.URL+"/api/version", 15*time.Second, is200)
 	case "bridge":
-		addr, err := freeAddr()
-		if err != nil {
-			return nil, err
-		}
-		args := []string{"serve", "--listen", addr}
-		for _, u := range e.upURLs {
-			args = append(args, "--upstream", u)
-		}
-		if e.cfg.bridgeConfig != "" {
-			args = append(args, "--config", e.cfg.bridgeConfig)
-		}
-		args = append(args, e.cfg.bridgeArgs...)
-		p, err := startProc("bridge", e.dir, e.cfg.serverCPUs, e.dsbridge, args, nil)
-		if err != nil {
-			return nil, err
-		}
-		t := &target{Name: name, Label: "dsbridge serve", URL: "http://" + addr, proc: p}
-		if err := p.waitHTTP(ctx, t.URL+"/ready", 30*time.Second, is200); err != nil {
-			return t, err
-		}
-		// /ready says one upstream is up; wait until the model is routable
-		// through every path a request takes.
-		return t, p.waitHTTP(ctx, t.URL+"/api/tags", 15*time.Second, is200)
+		return e.startBridge(ctx, "bridge", nil)
 	}
-	return nil, fmt.Errorf("unknown target %q (want one of %s)", name, strings.Join(allTargets(), ","))
+	return nil, fmt.Errorf("unknown target %q (want some of %s,haproxy)", name, strings.Join(allTargets(), ","))
+}
+
+// startBridge starts `dsbridge serve` on the upstreams, as configured by
+// --bridge-config and --bridge-arg, plus extra, and waits until it routes.
+func (e *env) startBridge(ctx context.Context, procName string, extra []string) (*target, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"serve", "--listen", addr}
+	for _, u := range e.upURLs {
+		args = append(args, "--upstream", u)
+	}
+	if e.cfg.bridgeConfig != "" {
+		args = append(args, "--config", e.cfg.bridgeConfig)
+	}
+	args = append(args, e.cfg.bridgeArgs...)
+	args = append(args, extra...)
+	p, err := startProc(procName, e.dir, e.cfg.serverCPUs, e.dsbridge, args, e.cfg.bridgeEnv)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{Name: "bridge", Label: "dsbridge serve", URL: "http://" + addr, proc: p}
+	if err := p.waitHTTP(ctx, t.URL+"/ready", 30*time.Second, is200); err != nil {
+		return t, err
+	}
+	// /ready says one upstream is up; wait until the model is routable
+	// through every path a request takes.
+	return t, p.waitHTTP(ctx, t.URL+"/api/tags", 15*time.Second, is200)
 }
 
 // nginxConf is a configuration that makes nginx a fair peer for an Ollama
@@ -184,5 +198,51 @@ func (e *env) startNginx(ctx context.Context) (*target, error) {
 		return nil, err
 	}
 	t := &target{Name: "nginx", Label: "nginx (Debian nginx-light)", URL: "http://" + addr, proc: p}
+	return t, p.waitHTTP(ctx, t.URL+"/api/version", 15*time.Second, is200)
+}
+
+// haproxyConf makes HAProxy a fair peer the same way as nginxConf: HTTP
+// keep-alive on both sides with upstream connections reused by any client
+// (http-reuse always), one process with a thread per core, round robin, no
+// log. HAProxy relays response bodies as they come by default.
+func haproxyConf(listen string, upstreams []string) string {
+	var ups strings.Builder
+	for i, u := range upstreams {
+		fmt.Fprintf(&ups, "  server u%d %s\n", i+1, strings.TrimPrefix(u, "http://"))
+	}
+	return fmt.Sprintf(`# generated by proxybench
+global
+  maxconn 4096
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+  timeout http-keep-alive 75s
+frontend fe
+  bind %s
+  default_backend be
+backend be
+  balance roundrobin
+%s`, listen, ups.String())
+}
+
+func (e *env) startHAProxy(ctx context.Context) (*target, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(e.dir, "haproxy.cfg")
+	if err := os.WriteFile(conf, []byte(haproxyConf(addr, e.upURLs)), 0o644); err != nil {
+		return nil, err
+	}
+	// -db: stay in the foreground, as a child the harness can stop.
+	p, err := startProc("haproxy", e.dir, e.cfg.serverCPUs, e.cfg.haproxyPath, []string{"-db", "-f", conf}, nil)
+	if err != nil {
+		return nil, err
+	}
+	t := &target{Name: "haproxy", Label: "HAProxy (Debian haproxy)", URL: "http://" + addr, proc: p}
 	return t, p.waitHTTP(ctx, t.URL+"/api/version", 15*time.Second, is200)
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -78,14 +79,101 @@ type wrkRunner struct {
 	cpus        string // taskset CPU list, "" for none
 }
 
+// runAll drives every URL at once, one wrk each, the connections and threads
+// split between them, and merges the results. Direct access uses it to load
+// all the upstreams as the proxies do, rather than one process alone (on a
+// shared machine one process gets a smaller share of the CPU than three).
+// Counts add up; latency percentiles are the request-weighted mean of each
+// wrk's percentiles, an approximation that holds because the upstreams are
+// alike.
+func (w *wrkRunner) runAll(ctx context.Context, urls []string, c benchCase, d time.Duration) (wrkResult, error) {
+	if len(urls) == 1 {
+		return w.run(ctx, urls[0], c, d)
+	}
+	// Write the script before the concurrent runs so that none of them
+	// can read it half-written.
+	if _, err := w.script(c); err != nil {
+		return wrkResult{}, err
+	}
+	type out struct {
+		res wrkResult
+		err error
+	}
+	ch := make(chan out, len(urls))
+	for i, u := range urls {
+		part := *w
+		part.connections = w.connections / len(urls)
+		if i < w.connections%len(urls) {
+			part.connections++
+		}
+		part.threads = max(1, min(part.connections, w.threads/len(urls)))
+		go func() {
+			res, err := part.run(ctx, u, c, d)
+			ch <- out{res, err}
+		}()
+	}
+	var m wrkResult
+	var errs []error
+	for range urls {
+		o := <-ch
+		if o.err != nil {
+			errs = append(errs, o.err)
+			continue
+		}
+		r := o.res
+		wgt := float64(r.Requests)
+		m.P50US += r.P50US * wgt
+		m.P90US += r.P90US * wgt
+		m.P99US += r.P99US * wgt
+		m.MeanUS += r.MeanUS * wgt
+		m.MaxUS = max(m.MaxUS, r.MaxUS)
+		m.DurationUS = max(m.DurationUS, r.DurationUS)
+		m.Requests += r.Requests
+		m.Bytes += r.Bytes
+		m.Connect += r.Connect
+		m.Read += r.Read
+		m.Write += r.Write
+		m.Status += r.Status
+		m.Timeout += r.Timeout
+		m.cpu += r.cpu
+	}
+	if len(errs) > 0 {
+		return wrkResult{}, errors.Join(errs...)
+	}
+	if m.Requests > 0 {
+		n := float64(m.Requests)
+		m.P50US, m.P90US, m.P99US, m.MeanUS = m.P50US/n, m.P90US/n, m.P99US/n, m.MeanUS/n
+	}
+	return m, nil
+}
+
+// script writes case c's Lua script once and returns its path. It is
+// written to a temporary name and renamed, so a reader sees all or nothing.
+func (w *wrkRunner) script(c benchCase) (string, error) {
+	path := filepath.Join(w.dir, "wrk-"+c.Name+".lua")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	f, err := os.CreateTemp(w.dir, "wrk-*.lua.tmp")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(wrkScript(c)); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	return path, os.Rename(f.Name(), path)
+}
+
 // run drives url+"/api/chat" with case c for d (whole seconds: wrk takes no
 // finer duration).
 func (w *wrkRunner) run(ctx context.Context, url string, c benchCase, d time.Duration) (wrkResult, error) {
-	script := filepath.Join(w.dir, "wrk-"+c.Name+".lua")
-	if _, err := os.Stat(script); err != nil {
-		if err := os.WriteFile(script, []byte(wrkScript(c)), 0o644); err != nil {
-			return wrkResult{}, err
-		}
+	script, err := w.script(c)
+	if err != nil {
+		return wrkResult{}, err
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	args := []string{

@@ -49,7 +49,8 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		maxLoaded = fs.Int("max-loaded-models", 3, "OLLAMA_MAX_LOADED_MODELS: idle models are evicted to load another")
 		keepAlive = fs.String("keep-alive", "5m", "OLLAMA_KEEP_ALIVE: how long an idle model stays loaded (duration or seconds; negative = forever, 0 = unload at once)")
 		seed      = fs.Uint64("seed", 0, "seed for generated text, embeddings and fault dice (same seed + same request = same answer)")
-		profile   = fs.String("profile", "default", "timing profile: default (a 7B model on one GPU), instant (no modelled delay), or a YAML file")
+		profile   = fs.String("profile", "default", "timing profile: default (a 7B model on one GPU), instant (no modelled delay), tiny-cpu (real Ollama serving `dsbridge tinymodel`'s model on a 2-core CPU), or a YAML file")
+		origins   = fs.String("origins", "", "OLLAMA_ORIGINS: comma-separated browser origins allowed beyond Ollama's defaults (localhost, 127.0.0.1, 0.0.0.0, app schemes); * wildcards")
 		loadTime  = fs.String("load-time", "", "cold model load time (overrides the profile)")
 		ttft      = fs.String("ttft", "", "fixed time to first token on top of prefill (overrides the profile)")
 		prefill   = fs.String("prefill-per-token", "", "prompt evaluation time per prompt token (overrides the profile)")
@@ -129,6 +130,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		KeepAlive:       &kad,
 		Seed:            *seed,
 		Profiles:        profs,
+		Origins:         splitList(*origins),
 	}, reg)
 	if err != nil {
 		return err
@@ -158,4 +160,15 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintln(stdout, "dsbridge sim: stopped")
 	return nil
+}
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
