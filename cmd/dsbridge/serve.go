@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -98,5 +99,15 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The bridge's heap is small and short-lived (pooled request buffers,
+	// per-request headers): collect it less often, with a soft memory limit
+	// so a burst of large bodies still triggers collection early. GOGC or
+	// GOMEMLIMIT in the environment win.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30)
+	}
 	return bridge.Run(ctx, cfg, bridge.Options{Version: version, Logger: logger, Reload: load}, hup, nil)
 }
