@@ -36,6 +36,16 @@ type route struct {
 	listKey, idKey string
 }
 
+// clientTraffic says whether a route serves Ollama clients, as opposed to
+// probes, scrapes and admin calls, which latency figures must not include.
+func (r *route) clientTraffic() bool {
+	switch r.kind {
+	case kindHealth, kindReady, kindMetrics, kindAdminUpstreams, kindAdminReload, kindPprof:
+		return false
+	}
+	return true
+}
+
 // routeTable is the whole surface of the bridge. The route name is the
 // metrics label, so it is bounded by this table.
 func routeTable() []route {

@@ -252,7 +252,9 @@ func (h *Handler) newRequestID() string {
 func (h *Handler) finish(r *http.Request, rt *route, id, model string, code int, start time.Time, u *Upstream, attempts int, err error) {
 	d := h.clock().Sub(start)
 	h.metrics.request(rt.idx, model, code)
-	h.metrics.routeDur[rt.idx].Observe(d.Seconds())
+	if rt.clientTraffic() {
+		h.metrics.duration.Observe(d.Seconds())
+	}
 	access := h.state.Load().cfg.Log.Access
 	if access == "none" || (access == "errors" && code < 400 && attempts <= 1 && err == nil) {
 		return

@@ -16,7 +16,7 @@ import (
 // hot path does no label hashing.
 type metrics struct {
 	requests     *prometheus.CounterVec
-	duration     *prometheus.HistogramVec
+	duration     prometheus.Histogram
 	ttft         *prometheus.HistogramVec
 	overhead     prometheus.Histogram
 	upstreamReqs *prometheus.CounterVec
@@ -30,8 +30,7 @@ type metrics struct {
 
 	mu       sync.RWMutex
 	reqCache map[reqKey]prometheus.Counter
-	// routeHists holds per-route children by route index.
-	routeDur  []prometheus.Observer
+	// routeTTFT holds per-route children by route index.
 	routeTTFT []prometheus.Observer
 }
 
@@ -48,8 +47,13 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_requests_total",
 			Help: "Requests answered by the bridge, by route, model and HTTP status code."}, []string{"route", "model", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bridge_request_duration_seconds",
-			Help: "Time from request arrival to the last byte of the answer.", Buckets: latencyBuckets}, []string{"route"}),
+		// One series per bridge, no route label: the seed's
+		// avg by (instance) (rate(_sum[5m]) / rate(_count[5m])) averages
+		// per-series means, and any idle route series would make it 0/0 =
+		// NaN. Probes, scrapes and admin calls are not client traffic and are
+		// left out, so they cannot dilute the latency the alerts watch.
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bridge_request_duration_seconds",
+			Help: "Time from request arrival to the last byte of the answer, client API requests only.", Buckets: latencyBuckets}),
 		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bridge_time_to_first_token_seconds",
 			Help: "Time from request arrival to the first body byte of a streamed answer.", Buckets: latencyBuckets}, []string{"route"}),
 		overhead: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bridge_overhead_seconds",
@@ -81,7 +85,6 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 	}
 	build.WithLabelValues(version, goVersion, instance).Set(1)
 	for _, r := range routeTable() {
-		m.routeDur = append(m.routeDur, m.duration.WithLabelValues(r.name))
 		m.routeTTFT = append(m.routeTTFT, m.ttft.WithLabelValues(r.name))
 	}
 	for _, res := range []string{"success", "failure"} {

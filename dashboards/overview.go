@@ -61,9 +61,8 @@ func Overview() (dashboard.Dashboard, error) {
 			query(`instance_quantile:bridge_request_duration_seconds:histogram_quantile{`+sel+`}`, "{{instance}} p{{quantile}}")).
 			Thresholds(thresholds(step(0.5, "red"))).
 			ThresholdsStyle(common.NewGraphThresholdsStyleConfigBuilder().Mode(common.GraphThresholdsStyleModeLine))).
-		WithPanel(graph("Mean request duration by instance", "Client requests' mean duration, and the seed article's PromQL as written. The seed's query averages per-route means, so a route with no traffic in the window (0/0 = NaN) blanks its line while the bridge labels the histogram by route. Prometheus's instance label is the scrape target or the bridge's --instance-id (see README).", "s", 12,
-			query(`sum by (instance) (rate(bridge_request_duration_seconds_sum{`+sel+`, `+apiRoutes+`}[5m])) / sum by (instance) (rate(bridge_request_duration_seconds_count{`+sel+`, `+apiRoutes+`}[5m]))`, "{{instance}}"),
-			query(seedMeanLatency, "{{instance}} (seed query)"))).
+		WithPanel(graph("Mean request duration by instance", "The seed article's PromQL as written: the mean duration of client requests per bridge (bridge_request_duration_seconds has one series per bridge and leaves probes and scrapes out). Prometheus's instance label is the scrape target or the bridge's --instance-id (see README).", "s", 12,
+			query(seedMeanLatency, "{{instance}}"))).
 		WithPanel(graph("Time to first token P50/P99 by instance", "From the request reaching the bridge to the first token written to the client.", "s", 8,
 			query(`instance_quantile:bridge_time_to_first_token_seconds:histogram_quantile{`+sel+`}`, "{{instance}} p{{quantile}}"))).
 		WithPanel(graph("Inter-token latency P99 by instance", "Gap between streamed tokens; a wedged upstream shows here first.", "s", 8,
