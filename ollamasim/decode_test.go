@@ -94,13 +94,19 @@ func FuzzRequestDecoding(f *testing.F) {
 		`{"model":"deepseek-r1:7b","keep_alive":0}`,
 		`{"model":"deepseek-r1:7b","options":{"num_ctx":"big"}}`,
 		"\x00", `{"model":"\u0000"}`,
+		`{"model":"deepseek-r1:7b","input":"hi","max_output_tokens":2,"stream":true}`,
+		`{"model":"deepseek-r1:7b","input":[{"role":"user","content":"hi"}],"text":{"format":{"type":"json_object"}}}`,
+		`{"model":"deepseek-r1:7b","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":true,"thinking":{"type":"enabled","budget_tokens":9}}`,
+		`{"model":"deepseek-r1:7b","messages":[{"role":"user","content":"x"}],"format":{"type":"object","properties":{"a":{"type":["string","null"]},"b":{}}}}`,
+		`{"source":"deepseek-r1:7b","destination":"x:y"}`,
 	} {
-		for p := range 7 {
+		for p := range 11 {
 			f.Add(uint8(p), []byte(seed))
 		}
 	}
 	s := newInstant(f)
-	paths := []string{"/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/api/show"}
+	paths := []string{"/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/api/show",
+		"/v1/responses", "/v1/messages", "/api/copy"}
 	f.Fuzz(func(t *testing.T, p uint8, body []byte) {
 		path := paths[int(p)%len(paths)]
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))

@@ -91,7 +91,7 @@ func (s *Server) embed(w http.ResponseWriter, r *http.Request, ep string, isOpen
 		s.scheduleError(w, j, err)
 		return api.EmbedResponse{}, false
 	}
-	prof := s.cfg.Profiles.For(m.name)
+	prof := &m.prof
 	n := 0
 	for _, in := range inputs {
 		k := countTokens(in) + 2 // + BOS/EOS

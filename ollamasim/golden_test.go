@@ -272,6 +272,26 @@ func headerNames(h http.Header) []string {
 // generated text (a stop string), so only first and last lines compare.
 var goldenSkipLines = map[string]bool{"22_chat_stream_stop.txt": true}
 
+// goldenEndsWithText lists transcripts where how the answer ended depends on
+// the text generated: under a format grammar the model closes the JSON
+// value when its sampling does. The real tiny model was cut at num_predict
+// here (24 tokens, done_reason "length") yet closed "{   \n}" on its own
+// in 7 of 8 in the conformance corpus; the simulator always closes within
+// num_predict. done_reason and eval_count are compared as types only.
+var goldenEndsWithText = map[string]bool{"25_chat_format_json.txt": true}
+
+var (
+	doneReasonRe = regexp.MustCompile(`"done_reason":"[a-z]+"`)
+	evalCountRe  = regexp.MustCompile(`"eval_count":\d+`)
+)
+
+// maskEnding replaces done_reason and eval_count by fixed values of the
+// same types.
+func maskEnding(line string) string {
+	line = doneReasonRe.ReplaceAllString(line, `"done_reason":"<ending>"`)
+	return evalCountRe.ReplaceAllString(line, `"eval_count":0`)
+}
+
 // TestGolden replays every recorded request, in the recording's order,
 // against one simulator serving the recording's model, and compares status,
 // headers, framing and JSON field by field.
@@ -343,6 +363,8 @@ func TestGolden(t *testing.T) {
 				w := strings.Replace(want[len(want)-1], `"eval_count":10,`, `"eval_count":0,`, 1)
 				g := regexp.MustCompile(`"eval_count":\d+,`).ReplaceAllString(got[len(got)-1], `"eval_count":0,`)
 				compareLine("last line", w, g, &errs)
+			case goldenEndsWithText[tr.name] && len(got) == 1 && len(want) == 1:
+				compareLine("line 1", maskEnding(want[0]), maskEnding(got[0]), &errs)
 			case len(got) != len(want):
 				errs = append(errs, fmt.Sprintf("%d body lines, want %d:\n%s", len(got), len(want), raw))
 			default:

@@ -131,7 +131,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 		return
 	}
 	loaded := s.now()
-	prof := s.cfg.Profiles.For(j.model.name)
+	prof := &j.model.prof
 
 	key := requestKey(s.cfg.Seed, j.model.name, j.prompt, j.seed)
 	var g generation
@@ -160,10 +160,11 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 	// Tokens are paced against a schedule (due), not by sleeping a token's
 	// time after each one: per-token sleeps add the timer's lateness and the
 	// write's cost to every token, and a 320 tokens/s profile delivered 230.
-	// A stream that falls behind catches up by at most maxBurst tokens at
-	// once; beyond that (the process was descheduled) the debt is dropped
-	// rather than sent as a burst no real server would make.
-	const maxBurst = 4
+	// A stream that falls behind (this process was descheduled) catches up
+	// by sending the late tokens at once, as a real server's tokens queue
+	// while its HTTP side waits for a CPU; beyond maxLag behind, the debt is
+	// dropped rather than sent as a burst of seconds' worth.
+	const maxLag = 250 * time.Millisecond
 	var timer *time.Timer
 	due := evalStart
 	pace := func() bool {
@@ -180,7 +181,7 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 		due = due.Add(d)
 		wait := due.Sub(s.now())
 		if wait <= 0 {
-			if -wait > maxBurst*d {
+			if -wait > maxLag {
 				due = s.now()
 			}
 			return ctx.Err() == nil

@@ -27,6 +27,7 @@ type modelInfo struct {
 	template   string
 	caps       []model.Capability
 	desc       description
+	prof       Profile // timings; a copy (/api/copy) keeps its source's
 }
 
 // newModelInfo describes model name under profile p (see describe).
@@ -42,7 +43,7 @@ func newModelInfo(name string, p Profile, modified time.Time) *modelInfo {
 		size: d.fileSize, vramSize: d.fileSize + d.fileSize/8, digest: hex.EncodeToString(sum[:]),
 		modified: modified.UTC(), embedLen: d.embedLen, contextLen: ctx,
 		template: "{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n{{ end }}<|im_start|>assistant\n",
-		caps:     d.caps, desc: d,
+		caps:     d.caps, desc: d, prof: p,
 	}
 }
 

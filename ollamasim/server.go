@@ -108,7 +108,10 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 
 // loadTime is a model's cold-load time, plus any slow_load faults.
 func (s *Server) loadTime(model string) time.Duration {
-	d := s.cfg.Profiles.For(model).LoadTime.D()
+	var d time.Duration
+	if m, ok := s.lookup(model); ok {
+		d = m.prof.LoadTime.D()
+	}
 	for _, f := range s.faults.roll("", model, FaultSlowLoad) {
 		d += f.Delay.D()
 	}

@@ -99,20 +99,28 @@ func TestPrefillStallsOtherStreams(t *testing.T) {
 
 // TestDecodeRateMatchesProfile: one stream alone decodes at the profile's
 // tokens/s, not slower by the timer's lateness and the write's cost per
-// token (a 320 tokens/s profile once delivered 230). Never faster; on a
-// shared, crowded machine allow a quarter slower.
+// token (a 320 tokens/s profile once delivered 230). Never faster. A
+// crowded 2-core machine starves the process now and then, so the best of
+// a few attempts must come within 10 %.
 func TestDecodeRateMatchesProfile(t *testing.T) {
 	p := startSim(t, "--load-time", "0", "--ttft", "0", "--prefill-per-token", "0", "--tokens-per-second", "320")
 	for _, stream := range []bool{false, true} {
-		_, _, b := post(t, p.URL+"/api/generate", fmt.Sprintf(`{"model":"deepseek-r1:7b","prompt":"rate","think":false,"stream":%v,"options":{"num_predict":160}}`, stream))
-		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-		r := mustJSON(t, []byte(lines[len(lines)-1]))
-		n, d := r["eval_count"].(float64), time.Duration(r["eval_duration"].(float64))
-		// The first token comes with the prefill; n-1 paced intervals follow.
-		rate := (n - 1) / d.Seconds()
-		t.Logf("stream %v: %v tokens in %v: %.0f tokens/s", stream, n, d, rate)
-		if n < 100 || rate > 320*1.02 || rate < 320*0.75 {
-			t.Errorf("stream %v: %.0f tokens/s over %v tokens, want 320", stream, rate, n)
+		best := 0.0
+		for attempt := 0; attempt < 5 && best < 320*0.9; attempt++ {
+			_, _, b := post(t, p.URL+"/api/generate", fmt.Sprintf(`{"model":"deepseek-r1:7b","prompt":"rate","think":false,"stream":%v,"options":{"num_predict":160}}`, stream))
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			r := mustJSON(t, []byte(lines[len(lines)-1]))
+			n, d := r["eval_count"].(float64), time.Duration(r["eval_duration"].(float64))
+			// The first token comes with the prefill; n-1 paced intervals follow.
+			rate := (n - 1) / d.Seconds()
+			t.Logf("stream %v: %v tokens in %v: %.0f tokens/s", stream, n, d, rate)
+			if n != 160 || rate > 320*1.02 {
+				t.Fatalf("stream %v: %.0f tokens/s over %v tokens, want 320 over 160", stream, rate, n)
+			}
+			best = max(best, rate)
+		}
+		if best < 320*0.9 {
+			t.Errorf("stream %v: at best %.0f tokens/s, want 320", stream, best)
 		}
 	}
 }
