@@ -134,8 +134,21 @@ func TestShortRunWritesReports(t *testing.T) {
 	if len(res.Upstreams) != 2 || res.Upstreams[0].Share < 0.2 || res.Upstreams[1].Share < 0.2 {
 		t.Errorf("traffic share: %+v", res.Upstreams)
 	}
+	// Without --prometheus the report still names each gate's query (it is
+	// known statically), but nothing evaluated it.
+	for _, g := range res.Gates {
+		if g.PromQL == "" || g.PrometheusValue != nil {
+			t.Errorf("gate %s %s: promql %q, prometheus value %v; want a query and no value", g.Metric, g.Threshold, g.PromQL, g.PrometheusValue)
+		}
+	}
+	if res.Prometheus != nil {
+		t.Errorf("results.json has a prometheus section without --prometheus: %+v", res.Prometheus)
+	}
 	html, _ := os.ReadFile(filepath.Join(out, "report.html"))
 	h := string(html)
+	if !strings.Contains(h, "histogram_quantile(0.99") {
+		t.Error("report.html lacks the p99 gate's PromQL")
+	}
 	if !strings.Contains(h, "<svg") {
 		t.Error("report.html has no inline chart")
 	}
