@@ -246,12 +246,17 @@ func TestInterruptLeavesNoProcesses(t *testing.T) {
 		// With nginx too: 2 sims, 2 bridges, nginx.
 		topo, procs = strings.Replace(topo, "bridges: {count: 1}", "bridges: {count: 2}\n  lb: nginx", 1), 5
 	}
+	var extra []string
+	if _, err := exec.LookPath("prometheus"); err == nil {
+		// And a Prometheus watching, a child of the runner like the rest.
+		extra, procs = []string{"--prometheus"}, procs+1
+	}
 	long := writeScenario(t, "name: long\n"+topo+
 		"chaos:\n  - {at: 1s, action: pause, target: sim-1, duration: 50s}\n")
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()
-			cmd := exec.Command(testproc.Binary(t), "bench", "--scenario", long, "--out", out, "--quiet")
+			cmd := exec.Command(testproc.Binary(t), append([]string{"bench", "--scenario", long, "--out", out, "--quiet"}, extra...)...)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
