@@ -109,6 +109,10 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		// Deferred after topo.Stop, so it runs before it: Prometheus
 		// goes first and logs no scrape failures of a stopping cluster.
 		defer func() { _ = prom.Stop() }()
+		if o.Progress != nil {
+			// Open during the run: the dashboards' queries work against it.
+			fmt.Fprintf(o.Progress, "prometheus at %s, scraping %d targets each %v\n", prom.URL, promTargets, promScrapeInterval)
+		}
 	}
 
 	rec := NewRecorder(time.Duration(sc.SLO.P99Ms * float64(time.Millisecond)))
