@@ -46,10 +46,13 @@ conformance: build ollama
 
 # The main job: the smoke scenario end to end (cluster on loopback, load,
 # gates, report). Other scenarios: bin/dsbridge bench --list.
+# BENCH_FLAGS passes more flags, e.g. BENCH_FLAGS=--prometheus (needs
+# Debian's prometheus; off by default so that make bench needs nothing else).
 SCENARIO ?= smoke
 BENCH_OUT ?= out/bench
+BENCH_FLAGS ?=
 bench: build
-	$(BIN) bench --scenario $(SCENARIO) --out $(BENCH_OUT)
+	$(BIN) bench --scenario $(SCENARIO) --out $(BENCH_OUT) $(BENCH_FLAGS)
 
 # The simulator's own benchmark: non-streamed requests/s of
 # `sim --profile instant` against a bare net/http handler returning the same

@@ -134,8 +134,21 @@ func TestShortRunWritesReports(t *testing.T) {
 	if len(res.Upstreams) != 2 || res.Upstreams[0].Share < 0.2 || res.Upstreams[1].Share < 0.2 {
 		t.Errorf("traffic share: %+v", res.Upstreams)
 	}
+	// Without --prometheus the report still names each gate's query (it is
+	// known statically), but nothing evaluated it.
+	for _, g := range res.Gates {
+		if g.PromQL == "" || g.PrometheusValue != nil {
+			t.Errorf("gate %s %s: promql %q, prometheus value %v; want a query and no value", g.Metric, g.Threshold, g.PromQL, g.PrometheusValue)
+		}
+	}
+	if res.Prometheus != nil {
+		t.Errorf("results.json has a prometheus section without --prometheus: %+v", res.Prometheus)
+	}
 	html, _ := os.ReadFile(filepath.Join(out, "report.html"))
 	h := string(html)
+	if !strings.Contains(h, "histogram_quantile(0.99") {
+		t.Error("report.html lacks the p99 gate's PromQL")
+	}
 	if !strings.Contains(h, "<svg") {
 		t.Error("report.html has no inline chart")
 	}
@@ -233,12 +246,17 @@ func TestInterruptLeavesNoProcesses(t *testing.T) {
 		// With nginx too: 2 sims, 2 bridges, nginx.
 		topo, procs = strings.Replace(topo, "bridges: {count: 1}", "bridges: {count: 2}\n  lb: nginx", 1), 5
 	}
+	var extra []string
+	if _, err := exec.LookPath("prometheus"); err == nil {
+		// And a Prometheus watching, a child of the runner like the rest.
+		extra, procs = []string{"--prometheus"}, procs+1
+	}
 	long := writeScenario(t, "name: long\n"+topo+
 		"chaos:\n  - {at: 1s, action: pause, target: sim-1, duration: 50s}\n")
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGKILL} {
 		t.Run(sig.String(), func(t *testing.T) {
 			out := t.TempDir()
-			cmd := exec.Command(testproc.Binary(t), "bench", "--scenario", long, "--out", out, "--quiet")
+			cmd := exec.Command(testproc.Binary(t), append([]string{"bench", "--scenario", long, "--out", out, "--quiet"}, extra...)...)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}

@@ -119,6 +119,15 @@ type GateResult struct {
 	MarginPct float64 `json:"margin_pct"`
 	Unit      string  `json:"unit,omitempty"`
 	Error     string  `json:"error,omitempty"`
+	// PromQL is the query an operator would watch this gate with, over the
+	// run's length (dashboards.GateThresholdPromQL); empty where Prometheus
+	// has no equivalent (min/max, failover_time, knee_qps, tokens_per_second).
+	PromQL string `json:"promql,omitempty"`
+	// PrometheusValue is PromQL evaluated at the end of the run against the
+	// Prometheus that scraped it (--prometheus), in the gate's unit; nil
+	// without one, or with PrometheusError saying why not.
+	PrometheusValue *float64 `json:"prometheus_value,omitempty"`
+	PrometheusError string   `json:"prometheus_error,omitempty"`
 }
 
 // Aggregator gives a metric's aggregate; it returns an error for a metric it

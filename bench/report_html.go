@@ -91,6 +91,31 @@ func mdInline(s string) string {
 	return mdCode.ReplaceAllString(s, "<code>$1</code>")
 }
 
+// splitRow splits a table row into its cells at the pipes that are not
+// escaped (\|, which a PromQL regexp needs), and unescapes the others.
+func splitRow(row string) []string {
+	row = strings.TrimSpace(row)
+	row = strings.TrimPrefix(row, "|")
+	if strings.HasSuffix(row, "|") && !strings.HasSuffix(row, `\|`) {
+		row = row[:len(row)-1]
+	}
+	var cells []string
+	var cur strings.Builder
+	for i := 0; i < len(row); i++ {
+		switch {
+		case row[i] == '\\' && i+1 < len(row) && row[i+1] == '|':
+			cur.WriteByte('|')
+			i++
+		case row[i] == '|':
+			cells = append(cells, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(row[i])
+		}
+	}
+	return append(cells, cur.String())
+}
+
 // mdToHTML converts the subset of markdown that Markdown produces.
 func mdToHTML(md string) string {
 	var b strings.Builder
@@ -117,7 +142,7 @@ func mdToHTML(md string) string {
 			b.WriteString("<table>\n")
 			header := true
 			for ; i < len(lines) && strings.HasPrefix(lines[i], "|"); i++ {
-				cells := strings.Split(strings.Trim(lines[i], "|"), "|")
+				cells := splitRow(lines[i])
 				if strings.HasPrefix(strings.TrimSpace(cells[0]), "---") {
 					continue
 				}

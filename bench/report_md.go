@@ -40,19 +40,34 @@ func Markdown(r *Results) string {
 	if len(r.Gates) == 0 {
 		fmt.Fprintf(&b, "No gates in this scenario.\n\n")
 	} else {
-		fmt.Fprintf(&b, "| result | metric | threshold | value | margin |\n|---|---|---|---:|---:|\n")
+		prom := r.Prometheus != nil
+		fmt.Fprintf(&b, "| result | metric | threshold | value | margin |%s PromQL |\n|---|---|---|---:|---:|%s---|\n",
+			ifs(prom, " Prometheus |"), ifs(prom, "---:|"))
 		for _, g := range r.Gates {
 			res := "✅ pass"
 			if !g.Pass {
 				res = "❌ FAIL"
 			}
+			value, mrg := num(g.Value, g.Unit), marginText(g)
 			if g.Error != "" {
-				fmt.Fprintf(&b, "| %s | %s | `%s` | — | %s |\n", res, g.Metric, g.Threshold, g.Error)
-				continue
+				value, mrg = "—", g.Error
 			}
-			fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |\n", res, g.Metric, g.Threshold, num(g.Value, g.Unit), marginText(g))
+			fmt.Fprintf(&b, "| %s | %s | `%s` | %s | %s |", res, g.Metric, g.Threshold, value, mrg)
+			if prom {
+				fmt.Fprintf(&b, " %s |", promValueText(g))
+			}
+			fmt.Fprintf(&b, " %s |\n", promQLCell(g.PromQL))
 		}
 		fmt.Fprintln(&b)
+		fmt.Fprintf(&b, "PromQL: the query an operator would watch the gate with, over the run's length; paste it into Prometheus or Grafana (for a live deployment, use a window such as `5m`). ")
+		if prom {
+			fmt.Fprintf(&b, "Prometheus: its value at the end of the run, from the Prometheus that scraped every bridge and sim each %.0f s; a windowed estimate from histogram buckets, so it can differ from the load generator's exact value (see README, \"Reading the report\").\n\n", r.Prometheus.ScrapeInterval)
+		} else {
+			fmt.Fprintf(&b, "Run with `--prometheus` to have a real Prometheus evaluate it.\n\n")
+		}
+	}
+	if r.Prometheus != nil {
+		writePrometheusMarkdown(&b, r.Prometheus)
 	}
 
 	fmt.Fprintf(&b, "## Latency (ms)\n\n| | p50 | p90 | p95 | p99 | max | count |\n|---|---:|---:|---:|---:|---:|---:|\n")
@@ -168,6 +183,55 @@ func num(v float64, unit string) string {
 		s += " " + unit
 	}
 	return s
+}
+
+// promQLCell puts a query in a table cell: as code, with its pipes (the
+// route regexp has some) escaped the way GitHub's tables want; mdToHTML
+// undoes the escape.
+func promQLCell(q string) string {
+	if q == "" {
+		return "— (no Prometheus equivalent)"
+	}
+	return "`" + strings.ReplaceAll(q, "|", `\|`) + "`"
+}
+
+// promValueText is the Prometheus column: the value, or why there is none.
+func promValueText(g GateResult) string {
+	switch {
+	case g.PrometheusValue != nil:
+		return num(*g.PrometheusValue, g.Unit)
+	case g.PrometheusError != "":
+		return "— (" + g.PrometheusError + ")"
+	}
+	return "—"
+}
+
+// writePrometheusMarkdown writes what the run's Prometheus saw besides the
+// gates: the alerts pending or firing at the end.
+func writePrometheusMarkdown(b *strings.Builder, p *PrometheusRun) {
+	fmt.Fprintf(b, "## Prometheus\n\n%d targets scraped every %.0f s with dsbridge's recording and alert rules; gate queries evaluated over `%s` at %s.",
+		p.Targets, p.ScrapeInterval, p.Window, p.EvaluatedAt.Format("15:04:05 UTC"))
+	if p.Error != "" {
+		fmt.Fprintf(b, " **Error: %s**", p.Error)
+	}
+	fmt.Fprintf(b, "\n\n")
+	if len(p.Alerts) == 0 {
+		fmt.Fprintf(b, "No alert pending or firing at the end of the run.\n\n")
+		return
+	}
+	fmt.Fprintf(b, "| alert | state | since | labels | summary |\n|---|---|---|---|---|\n")
+	for _, a := range p.Alerts {
+		var labels []string
+		for k, v := range a.Labels {
+			if k != "alertname" {
+				labels = append(labels, k+"="+v)
+			}
+		}
+		sort.Strings(labels)
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", a.Name, a.State, a.ActiveAt.UTC().Format("15:04:05"),
+			strings.ReplaceAll(strings.Join(labels, ", "), "|", `\|`), strings.ReplaceAll(a.Summary, "|", `\|`))
+	}
+	fmt.Fprintln(b)
 }
 
 func ifs(c bool, s string) string {

@@ -50,6 +50,8 @@ type Results struct {
 	Machine      Machine                       `json:"machine"`
 	Knee         *Knee                         `json:"knee,omitempty"`
 	Plan         *Plan                         `json:"capacity_plan,omitempty"`
+	// Prometheus is set when a real Prometheus watched the run.
+	Prometheus *PrometheusRun `json:"prometheus,omitempty"`
 }
 
 // Requests counts the run's requests; rates are per second.

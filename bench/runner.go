@@ -17,6 +17,7 @@ import (
 	"github.com/oklog/run"
 
 	"github.com/dsbridge/dsbridge/chaos"
+	"github.com/dsbridge/dsbridge/dashboards/promrun"
 	"github.com/dsbridge/dsbridge/scenarios"
 )
 
@@ -39,6 +40,9 @@ type Options struct {
 	ScrapeEvery time.Duration
 	// Nginx overrides the nginx binary.
 	Nginx string
+	// Prometheus starts a real Prometheus watching the run (also when the
+	// scenario's observability.prometheus is set); see startPrometheus.
+	Prometheus bool
 }
 
 // Run carries out one scenario and writes results.json, report.md and
@@ -92,6 +96,24 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	// Whatever happens from here on, everything started is stopped.
 	defer topo.Stop()
+	// Statically known: the report shows each gate's PromQL with or
+	// without a Prometheus to evaluate it.
+	window := promWindow(sc.Duration())
+	var prom *promrun.Server
+	var promTargets int
+	if o.Prometheus || sc.Observability.Prometheus {
+		prom, promTargets, err = startPrometheus(ctx, topo, o.OutDir)
+		if err != nil {
+			return broke(fmt.Errorf("start prometheus: %w", err))
+		}
+		// Deferred after topo.Stop, so it runs before it: Prometheus
+		// goes first and logs no scrape failures of a stopping cluster.
+		defer func() { _ = prom.Stop() }()
+		if o.Progress != nil {
+			// Open during the run: the dashboards' queries work against it.
+			fmt.Fprintf(o.Progress, "prometheus at %s, scraping %d targets each %v\n", prom.URL, promTargets, promScrapeInterval)
+		}
+	}
 
 	rec := NewRecorder(time.Duration(sc.SLO.P99Ms * float64(time.Millisecond)))
 	scr := NewScraper()
@@ -186,6 +208,10 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	snap := rec.Snapshot()
 	fill(res, snap, sc, drvStats, tl.events(), scr, topo)
 	res.Driver = drvStats
+	attachPromQL(res.Gates, window)
+	if prom != nil && !interrupted {
+		evaluatePrometheus(context.Background(), prom, res, promTargets, start)
+	}
 
 	switch {
 	case interrupted:

@@ -30,6 +30,17 @@ type Scenario struct {
 	// SLO is what "sustainable" means for the knee search and the capacity
 	// plan; zero fields take the seed article's targets (P99 500 ms, 1 %).
 	SLO SLO `yaml:"slo,omitempty" json:"slo,omitempty"`
+	// Observability says what watches the run besides the load generator.
+	Observability Observability `yaml:"observability,omitempty" json:"observability,omitempty"`
+}
+
+// Observability: off by default, so that `make bench` needs nothing beyond
+// the dsbridge binary.
+type Observability struct {
+	// Prometheus starts Debian's prometheus scraping every bridge and sim
+	// with dsbridge's rules, and checks each gate's PromQL against it at
+	// the end (same as `dsbridge bench --prometheus`).
+	Prometheus bool `yaml:"prometheus,omitempty" json:"prometheus,omitempty"`
 }
 
 // Topology is the cluster the runner starts on loopback.

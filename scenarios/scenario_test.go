@@ -106,3 +106,21 @@ func TestLoadPath(t *testing.T) {
 		t.Fatalf("a path must load: %v", err)
 	}
 }
+
+// observability.prometheus is off unless asked for, so that `make bench`
+// needs nothing beyond the binary; a typo under it is an error, not a
+// silently unwatched run.
+func TestObservabilityKey(t *testing.T) {
+	const base = "name: x\ntopology: {sims: {count: 1}}\nload: {stages: [{duration: 1s, rate: 1}]}\n"
+	s, err := Parse([]byte(base))
+	if err != nil || s.Observability.Prometheus {
+		t.Errorf("default: %v, prometheus %v; want off", err, s != nil && s.Observability.Prometheus)
+	}
+	s, err = Parse([]byte(base + "observability: {prometheus: true}\n"))
+	if err != nil || !s.Observability.Prometheus {
+		t.Errorf("observability: {prometheus: true}: %v; want on", err)
+	}
+	if _, err := Parse([]byte(base + "observability: {promethues: true}\n")); err == nil {
+		t.Error("a misspelt observability key was accepted")
+	}
+}

@@ -25,6 +25,14 @@ started (also on Ctrl-C), checks the gates and writes DIR/results.json,
 DIR/report.md and DIR/report.html (self-contained). Process logs go to
 DIR/logs.
 
+The report shows, for each gate, the PromQL an operator would watch it with.
+With --prometheus (or the scenario's observability: {prometheus: true}) a
+real Prometheus (Debian's prometheus package, on loopback) scrapes every
+bridge and sim each second with dsbridge's recording and alert rules, the
+runner evaluates each gate's PromQL against it at the end and records the
+value next to the load generator's, and the alerts firing then. Its config
+and TSDB stay in DIR/prometheus, its output in DIR/logs/prometheus.log.
+
 Exit status: 0 every gate passed, 1 a gate failed (the report says which and
 by how much), 2 the run itself broke.
 
@@ -47,6 +55,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		bin      = fs.String("bin", "", "dsbridge binary to run the sims and bridges with (default: this one)")
 		nginx    = fs.String("nginx", "", "nginx binary for scenarios with lb: nginx (default: from $PATH or /usr/sbin)")
 		quiet    = fs.Bool("quiet", false, "no progress lines")
+		prom     = fs.Bool("prometheus", false, "run a real Prometheus (Debian's prometheus, on $PATH) scraping the cluster and check each gate's PromQL against it")
 		every    = fs.Duration("progress", 2*time.Second, "progress line interval")
 		list     = fs.Bool("list", false, "list the shipped scenarios with their descriptions and exit")
 		schema   = fs.Bool("schema", false, "print the scenario format's JSON Schema and exit")
@@ -100,7 +109,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sc.Name, sc.Duration(), sc.Topology.Sims.Count, sc.Topology.Bridges.Count, *out)
 	start := time.Now()
 	res, err := bench.Run(ctx, bench.Options{Scenario: sc, OutDir: *out, Binary: binary, Nginx: *nginx,
-		Progress: progress, ProgressEvery: *every})
+		Progress: progress, ProgressEvery: *every, Prometheus: *prom})
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -112,7 +121,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if !g.Pass {
 			mark = "FAIL"
 		}
-		fmt.Fprintf(stdout, "  %s  %s %s  value %.4g %s\n", mark, g.Metric, g.Threshold, g.Value, g.Unit)
+		fmt.Fprintf(stdout, "  %s  %s %s  value %.4g %s", mark, g.Metric, g.Threshold, g.Value, g.Unit)
+		if g.PrometheusValue != nil {
+			fmt.Fprintf(stdout, "  (prometheus %.4g)", *g.PrometheusValue)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if res.Prometheus != nil {
+		if f := res.Prometheus.FiringAlerts(); len(f) > 0 {
+			fmt.Fprintf(stdout, "  alerts firing at the end: %s\n", strings.Join(f, ", "))
+		}
 	}
 	if !res.Pass {
 		return &exitError{code: 1, err: errors.New(strings.Join(bench.FailedGateLines(res), "; "))}

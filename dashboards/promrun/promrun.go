@@ -103,7 +103,11 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		"--web.console.templates="+c.Dir, "--web.console.libraries="+c.Dir,
 		"--log.level=warn")
 	cmd.Stdout, cmd.Stderr = c.Log, c.Log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so a Ctrl-C on the terminal reaches only the
+	// caller, which stops Prometheus in order; Pdeathsig so that a caller
+	// killed outright (SIGKILL, OOM) does not leave Prometheus running, as
+	// internal/proc does for the cluster's processes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("promrun: %w", err)
 	}
