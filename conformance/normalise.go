@@ -1,11 +1,13 @@
 package conformance
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -83,6 +85,8 @@ func (n normaliser) value(key string, v any) any {
 			return out
 		}
 		return bad("embeddings", v)
+	case key == "models":
+		v = orderSameSecond(v)
 	case textKeys[key] || key == "delta":
 		// "delta" is a string of generated text in /v1/responses events
 		// (an object in chat completion chunks, compared field by field).
@@ -194,4 +198,50 @@ func bad(what string, v any) string {
 		s = s[:60] + "…"
 	}
 	return fmt.Sprintf("<bad %s: %s>", what, strings.ReplaceAll(s, "\n", " "))
+}
+
+// orderSameSecond puts consecutive /api/tags entries modified in the same
+// second in name order. Ollama's ListHandler reads manifests into a map (random order) and
+// then sorts stably by modified_at in whole seconds, newest first, so models
+// made in the same second come out in any order: only the order across
+// seconds is behaviour. Entries without modified_at (/api/ps) are left alone.
+func orderSameSecond(v any) any {
+	a, ok := v.([]any)
+	if !ok {
+		return v
+	}
+	type entry struct {
+		sec  int64
+		name string
+		v    any
+	}
+	es := make([]entry, len(a))
+	for i, x := range a {
+		m, ok := x.(map[string]any)
+		if !ok {
+			return v
+		}
+		ts, _ := m["modified_at"].(string)
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			return v
+		}
+		name, _ := m["name"].(string)
+		es[i] = entry{t.Unix(), name, x}
+	}
+	// Sort by name only within runs of the same second: the order across
+	// seconds is left as the server wrote it, so it is still compared.
+	for i := 0; i < len(es); {
+		j := i + 1
+		for j < len(es) && es[j].sec == es[i].sec {
+			j++
+		}
+		slices.SortStableFunc(es[i:j], func(x, y entry) int { return cmp.Compare(x.name, y.name) })
+		i = j
+	}
+	out := make([]any, len(es))
+	for i, e := range es {
+		out[i] = e.v
+	}
+	return out
 }

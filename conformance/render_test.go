@@ -95,3 +95,23 @@ func TestDiff(t *testing.T) {
 		t.Errorf("Diff = %q, want %q", d, want)
 	}
 }
+
+// /api/tags entries made in the same second may come in either order (Ollama
+// reads them from a map); across seconds, newest first is behaviour.
+func TestRenderTagsOrderWithinSecond(t *testing.T) {
+	tags := func(a, b string) Exchange {
+		return exchange(200, "application/json; charset=utf-8", false, `{"models":[`+a+`,`+b+`]}`)
+	}
+	entry := func(name, at string) string {
+		return `{"name":"` + name + `","model":"` + name + `","modified_at":"` + at + `","size":1}`
+	}
+	x := entry("tiny:latest", "2026-11-26T21:21:24.1Z")
+	y := entry("tiny-copy:latest", "2026-11-26T21:21:24.9Z")
+	if d := Diff(Render(tags(x, y)), Render(tags(y, x))); d != "" {
+		t.Errorf("same-second order showed as a difference:\n%s", d)
+	}
+	later := entry("tiny-copy:latest", "2026-11-26T21:21:25.0Z")
+	if d := Diff(Render(tags(later, x)), Render(tags(x, later))); d == "" {
+		t.Error("newest-first order across seconds was not compared")
+	}
+}
