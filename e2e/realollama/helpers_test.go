@@ -155,3 +155,16 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// cli runs the real `ollama` CLI with OLLAMA_HOST set to addr (the bridge),
+// as a user would after `export OLLAMA_HOST=…`. It gets its own HOME (the CLI
+// reads and writes ~/.ollama) and none of the developer's OLLAMA_* settings.
+func cli(t *testing.T, bin, addr string, timeout time.Duration, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "OLLAMA_HOST=" + addr}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
