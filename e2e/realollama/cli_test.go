@@ -33,9 +33,11 @@ func TestCLI(t *testing.T) {
 	}
 	// The Modelfile's num_predict 16 bounds the answer: random weights
 	// rarely stop by themselves.
-	if out := run("run", model, "Say hi"); strings.TrimSpace(out) == "" {
+	out = run("run", model, "Say hi")
+	if strings.TrimSpace(out) == "" {
 		t.Errorf("ollama run %s: no output", model)
 	}
+	t.Logf("ollama run %s %q: %q", model, "Say hi", out)
 	// `run` loaded the model behind the bridge; ps through the bridge sees it.
 	if out := run("ps"); !strings.Contains(out, model+":latest") {
 		t.Errorf("ollama ps: no %s:latest in\n%s", model, out)

@@ -3,12 +3,15 @@ package realollama
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,12 +74,16 @@ func tinyModel(t *testing.T) string {
 }
 
 // createTiny exists instead of ollamatest.Server.Create because the model
-// needs `PARAMETER num_predict 16`: random weights rarely emit an end token,
-// and `ollama run` has no flag to bound the answer.
+// needs two parameters. `num_predict 16`: random weights rarely emit an end
+// token, and `ollama run` has no flag to bound the answer. `num_thread 1`:
+// each runner otherwise spins one thread per core, and two runners on a
+// 2-core machine starve each other — measured here, 4 clients through the
+// bridge got 25 answers in 8 s instead of about 1800, each ~0.5 s where
+// Ollama itself reported ~40 ms.
 func createTiny(t *testing.T, s *ollamatest.Server, gguf string) {
 	t.Helper()
 	mf := filepath.Join(t.TempDir(), "Modelfile")
-	if err := os.WriteFile(mf, []byte("FROM "+gguf+"\nPARAMETER num_predict 16\n"), 0o644); err != nil {
+	if err := os.WriteFile(mf, []byte("FROM "+gguf+"\nPARAMETER num_predict 16\nPARAMETER num_thread 1\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := s.CLI(t, 2*time.Minute, "create", model, "-f", mf); err != nil {
@@ -119,6 +126,7 @@ type upstreamStatus struct {
 		Healthy   bool     `json:"healthy"`
 		Available bool     `json:"available"`
 		Breaker   string   `json:"breaker"`
+		InFlight  int64    `json:"in_flight"`
 		Models    []string `json:"models"`
 		Loaded    []string `json:"loaded"`
 	} `json:"upstreams"`
@@ -167,4 +175,26 @@ func cli(t *testing.T, bin, addr string, timeout time.Duration, args ...string) 
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "OLLAMA_HOST=" + addr}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// metric returns the value of one unlabelled sample on the bridge's /metrics
+// (0 if absent), for reporting what the bridge did to hide a failure.
+func metric(t *testing.T, bridgeURL, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(bridgeURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }
