@@ -14,11 +14,11 @@ build:
 
 # Packages that run real Ollama go last, on their own: its runner's threads
 # spin at full CPU while generating and would skew the others' timing tests.
-REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/
+REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/ ./e2e/realollama/
 
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$')
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$' -e '/e2e/realollama$$')
 	$(GO) test -p 1 -count=1 -timeout 20m $(REAL_OLLAMA_PKGS)
 	$(MAKE) fuzz
 

@@ -32,6 +32,10 @@ type route struct {
 	kind    routeKind
 	openai  bool // answer errors in OpenAI's form
 	streams bool // "stream" omitted means streamed (native generate/chat)
+	// nameAlias: an empty "model" falls back to the deprecated "name" key,
+	// as Ollama's handler does. The ollama CLI's `show` still sends only
+	// "name" (ollama v0.17.4 cmd/cmd.go).
+	nameAlias bool
 	// listKey and idKey say how a fleet list is merged: each model once.
 	listKey, idKey string
 }
@@ -56,7 +60,7 @@ func routeTable() []route {
 		{name: "chat", path: "/api/chat", allow: "POST", kind: kindModel, streams: true},
 		{name: "embed", path: "/api/embed", allow: "POST", kind: kindModel},
 		{name: "embeddings", path: "/api/embeddings", allow: "POST", kind: kindModel},
-		{name: "show", path: "/api/show", allow: "POST", kind: kindModel},
+		{name: "show", path: "/api/show", allow: "POST", kind: kindModel, nameAlias: true},
 		{name: "tags", path: "/api/tags", allow: "GET, HEAD", kind: kindFleetList, listKey: "models", idKey: "name"},
 		{name: "ps", path: "/api/ps", allow: "GET", kind: kindFleetList, listKey: "models", idKey: "name"},
 		{name: "pull", path: "/api/pull", allow: "POST", kind: kindManage, streams: true},

@@ -125,3 +125,21 @@ func TestSlowlorisIsCut(t *testing.T) {
 		t.Errorf("slow requests reached the upstream")
 	}
 }
+
+// The ollama CLI's `show` sends {"name":…} with no "model" (ollama v0.17.4
+// cmd/cmd.go), and Ollama's /api/show accepts it: so must the bridge, or
+// `ollama show` through it fails with "model is required". Found by
+// e2e/realollama.
+func TestShowAcceptsDeprecatedName(t *testing.T) {
+	t.Parallel()
+	up, calls := countingUpstream(t)
+	br, _ := startBridge(t, upstreamsYAML([]string{up.URL}))
+	resp, err := http.Post(br.URL+"/api/show", "application/json", strings.NewReader(`{"name":"tiny"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || calls.Load() != 1 {
+		t.Errorf(`POST /api/show {"name":"tiny"}: %s, %d upstream calls; want 200 and 1`, resp.Status, calls.Load())
+	}
+}

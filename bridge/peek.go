@@ -13,6 +13,7 @@ import (
 // histories and images, and the bridge must not pay for them.
 type peeked struct {
 	model     string
+	name      string // the deprecated "name" key; /api/show takes it when "model" is empty
 	streamSet bool // "stream" was present and a bool
 	stream    bool
 	prompt    []byte // raw value of "messages", "prompt" or "input"; nil if absent
@@ -60,14 +61,9 @@ func peekBody(b []byte) (peeked, error) {
 		val := b[i:vEnd]
 		switch string(key) { // no allocation: the compiler special-cases this
 		case "model":
-			p.model = ""
-			if val[0] == '"' {
-				if bytes.IndexByte(val, '\\') < 0 {
-					p.model = string(val[1 : len(val)-1])
-				} else {
-					_ = json.Unmarshal(val, &p.model)
-				}
-			}
+			p.model = jsonString(val)
+		case "name":
+			p.name = jsonString(val)
 		case "stream":
 			p.streamSet = val[0] == 't' || val[0] == 'f'
 			p.stream = val[0] == 't'
@@ -80,6 +76,19 @@ func peekBody(b []byte) (peeked, error) {
 		}
 	}
 	return p, nil
+}
+
+// jsonString is the (valid) value val as a string, or "" if it is not one.
+func jsonString(val []byte) string {
+	if val[0] != '"' {
+		return ""
+	}
+	if bytes.IndexByte(val, '\\') < 0 {
+		return string(val[1 : len(val)-1])
+	}
+	var s string
+	_ = json.Unmarshal(val, &s)
+	return s
 }
 
 func skipWS(b []byte, i int) int {

@@ -9,6 +9,7 @@ func TestPeekBody(t *testing.T) {
 	tests := []struct {
 		body      string
 		model     string
+		name      string
 		streamSet bool
 		stream    bool
 		prompt    string
@@ -30,6 +31,8 @@ func TestPeekBody(t *testing.T) {
 		{body: `{"model":"a","model":"b"}`, model: "b"},
 		// A nested "model" key is not the request's model.
 		{body: `{"options":{"model":"x"},"prompt":"p"}`, prompt: `"p"`},
+		// The deprecated "name" is read beside "model"; the route decides.
+		{body: `{"name":"tiny"}`, name: "tiny"},
 		// A non-string model is no model (the upstream decoder would reject it).
 		{body: `{"model":5}`},
 		// stream null leaves the route's default.
@@ -54,6 +57,9 @@ func TestPeekBody(t *testing.T) {
 		if err != nil {
 			t.Errorf("peekBody(%q): %v", tt.body, err)
 			continue
+		}
+		if p.name != tt.name {
+			t.Errorf("peekBody(%q) name = %q; want %q", tt.body, p.name, tt.name)
 		}
 		if p.model != tt.model || p.streamSet != tt.streamSet || p.stream != tt.stream || string(p.prompt) != tt.prompt {
 			t.Errorf("peekBody(%q) = model %q stream %v/%v prompt %q; want %q %v/%v %q", tt.body,

@@ -44,6 +44,9 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, err)
 			return
 		}
+		if p.model == "" && rt.nameAlias {
+			p.model = p.name
+		}
 		if p.model == "" {
 			writeError(w, rt.openai, http.StatusBadRequest, "model is required")
 			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, errors.New("model is required"))

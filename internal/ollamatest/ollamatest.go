@@ -177,6 +177,11 @@ func (s *Server) CLI(t testing.TB, timeout time.Duration, args ...string) (strin
 	return string(out), err
 }
 
+// Kill sends SIGKILL to the server's process group (`ollama serve` and its
+// runner), as a crashed or lost machine would: no connection is closed
+// cleanly. Cleanup still reaps it.
+func (s *Server) Kill() error { return syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) }
+
 // Output returns what the server logged so far.
 func (s *Server) Output() string { return s.out.String() }
 
