@@ -104,6 +104,8 @@ func NewHandler(cfg Config, o Options) *Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	logger, logs := countingLogger(logger)
+	reg.MustRegister(logs.vec)
 	h := &Handler{routes: newRoutes(), log: logger, clock: clock, version: o.Version, instance: cfg.InstanceID,
 		loadCfg: o.Reload}
 	h.transport = newTransport(cfg.Timeouts.Dial)
