@@ -311,7 +311,7 @@ func (s *tokenScan) scan(chunk []byte) {
 		}
 	}
 	for i < len(chunk) {
-		j := bytes.Index(chunk[i:], s.key)
+		j := indexKey(chunk[i:], s.key)
 		if j < 0 {
 			s.matched = partialKey(chunk[i:], s.key)
 			return
@@ -339,6 +339,24 @@ func (s *tokenScan) number(chunk []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// indexKey is bytes.Index(b, key) for the keys above, found by their tail
+// from the underscore on: a quote is frequent in JSON and makes Index stop
+// at every one, an underscore is rare in a token line.
+func indexKey(b, key []byte) int {
+	off := bytes.IndexByte(key, '_')
+	for from := 0; ; {
+		j := bytes.Index(b[from:], key[off:])
+		if j < 0 {
+			return -1
+		}
+		j += from
+		if j >= off && bytes.Equal(b[j-off:j], key[:off]) {
+			return j - off
+		}
+		from = j + 1
+	}
 }
 
 // partialKey is the length of the longest proper prefix of key that b ends
