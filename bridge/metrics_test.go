@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"strings"
@@ -129,25 +130,47 @@ func TestLogMetrics(t *testing.T) {
 		return metricValue(t, br.URL, "bridge_log_messages_total", `level="warn"`) >= 2
 	})
 	want := map[string]float64{"debug": 0, "warn": 2, "error": 0}
-	written := map[string]float64{}
-	for _, l := range strings.Split(br.Output(), "\n") {
-		var v struct {
-			Level string `json:"log.level"`
+	levels := []string{"debug", "info", "warn", "error"}
+	// written counts the lines in the bridge's output by log.level.
+	written := func() map[string]float64 {
+		n := map[string]float64{"debug": 0, "info": 0, "warn": 0, "error": 0}
+		for _, l := range strings.Split(br.Output(), "\n") {
+			var v struct {
+				Level string `json:"log.level"`
+			}
+			if json.Unmarshal([]byte(l), &v) == nil && v.Level != "" {
+				n[v.Level]++
+			}
 		}
-		if json.Unmarshal([]byte(l), &v) == nil && v.Level != "" {
-			written[v.Level]++
-		}
+		return n
 	}
-	if written["info"] == 0 {
+	counted := func() map[string]float64 {
+		n := map[string]float64{}
+		for _, level := range levels {
+			n[level] = metricValue(t, br.URL, "bridge_log_messages_total", fmt.Sprintf(`level=%q`, level))
+		}
+		return n
+	}
+	// A line is written before it is counted; poll until both agree.
+	var w, c map[string]float64
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c = counted()
+		w = written()
+		if maps.Equal(w, c) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if w["info"] == 0 {
 		t.Fatalf("no info lines written:\n%s", br.Output())
 	}
-	for _, level := range []string{"debug", "info", "warn", "error"} {
-		v := metricValue(t, br.URL, "bridge_log_messages_total", fmt.Sprintf(`level=%q`, level))
-		if v != written[level] {
-			t.Errorf("bridge_log_messages_total{level=%q} = %v; the bridge wrote %v such lines", level, v, written[level])
+	for _, level := range levels {
+		if c[level] != w[level] {
+			t.Errorf("bridge_log_messages_total{level=%q} = %v; the bridge wrote %v such lines", level, c[level], w[level])
 		}
-		if w, ok := want[level]; ok && v != w {
-			t.Errorf("bridge_log_messages_total{level=%q} = %v; want %v\n%s", level, v, w, br.Output())
+		if x, ok := want[level]; ok && c[level] != x {
+			t.Errorf("bridge_log_messages_total{level=%q} = %v; want %v\n%s", level, c[level], x, br.Output())
 		}
 	}
 }
