@@ -36,6 +36,9 @@ type route struct {
 	// as Ollama's handler does. The ollama CLI's `show` still sends only
 	// "name" (ollama v0.17.4 cmd/cmd.go).
 	nameAlias bool
+	// tokens: the answer reports generated tokens (eval_count, or
+	// usage.completion_tokens on OpenAI routes).
+	tokens bool
 	// listKey and idKey say how a fleet list is merged: each model once.
 	listKey, idKey string
 }
@@ -56,8 +59,8 @@ func routeTable() []route {
 	rs := []route{
 		{name: "root", path: "/", allow: "GET, HEAD", kind: kindRoot},
 		{name: "version", path: "/api/version", allow: "GET, HEAD", kind: kindAny},
-		{name: "generate", path: "/api/generate", allow: "POST", kind: kindModel, streams: true},
-		{name: "chat", path: "/api/chat", allow: "POST", kind: kindModel, streams: true},
+		{name: "generate", path: "/api/generate", allow: "POST", kind: kindModel, streams: true, tokens: true},
+		{name: "chat", path: "/api/chat", allow: "POST", kind: kindModel, streams: true, tokens: true},
 		{name: "embed", path: "/api/embed", allow: "POST", kind: kindModel},
 		{name: "embeddings", path: "/api/embeddings", allow: "POST", kind: kindModel},
 		{name: "show", path: "/api/show", allow: "POST", kind: kindModel, nameAlias: true},
@@ -68,8 +71,8 @@ func routeTable() []route {
 		{name: "create", path: "/api/create", allow: "POST", kind: kindManage, streams: true},
 		{name: "copy", path: "/api/copy", allow: "POST", kind: kindManage},
 		{name: "delete", path: "/api/delete", allow: "DELETE", kind: kindManage},
-		{name: "v1_chat", path: "/v1/chat/completions", allow: "POST", kind: kindModel, openai: true},
-		{name: "v1_completions", path: "/v1/completions", allow: "POST", kind: kindModel, openai: true},
+		{name: "v1_chat", path: "/v1/chat/completions", allow: "POST", kind: kindModel, openai: true, tokens: true},
+		{name: "v1_completions", path: "/v1/completions", allow: "POST", kind: kindModel, openai: true, tokens: true},
 		{name: "v1_embeddings", path: "/v1/embeddings", allow: "POST", kind: kindModel, openai: true},
 		{name: "v1_models", path: "/v1/models", allow: "GET", kind: kindFleetList, openai: true, listKey: "data", idKey: "id"},
 		{name: "v1_model", path: "/v1/models/", allow: "GET", kind: kindV1Model, openai: true},

@@ -104,6 +104,8 @@ func NewHandler(cfg Config, o Options) *Handler {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
+	logger, logs := countingLogger(logger)
+	reg.MustRegister(logs.vec)
 	h := &Handler{routes: newRoutes(), log: logger, clock: clock, version: o.Version, instance: cfg.InstanceID,
 		loadCfg: o.Reload}
 	h.transport = newTransport(cfg.Timeouts.Dial)
@@ -259,8 +261,14 @@ func (h *Handler) finish(r *http.Request, rt *route, id, model string, code int,
 	if access == "none" || (access == "errors" && code < 400 && attempts <= 1 && err == nil) {
 		return
 	}
+	// A 5xx is the bridge failing a client: an error line, which the seed's
+	// "error logs > 10/min" alert counts. A failure it recovered from (a
+	// retry, a client's 4xx with an error) is a warning.
 	level := slog.LevelInfo
-	if code >= 500 || err != nil {
+	switch {
+	case code >= 500:
+		level = slog.LevelError
+	case err != nil:
 		level = slog.LevelWarn
 	}
 	if !h.log.Enabled(r.Context(), level) {

@@ -27,6 +27,12 @@ type metrics struct {
 	streamErrors prometheus.Counter
 	budgetDenied prometheus.Counter
 	fallbacks    prometheus.Counter
+	outTokens    *prometheus.CounterVec
+	itl          prometheus.Histogram
+
+	// routeTokens holds output-token children by route index, nil for
+	// routes that generate no tokens.
+	routeTokens []prometheus.Counter
 
 	mu       sync.RWMutex
 	reqCache map[reqKey]prometheus.Counter
@@ -39,6 +45,11 @@ type reqKey struct {
 	model string
 	code  int
 }
+
+// itlBuckets cover 1 ms to 5 s between two streamed messages: a fast GPU
+// model writes a token every few milliseconds, a loaded CPU one every
+// second or more. Messages that reach the client in one write count as 0.
+var itlBuckets = []float64{.001, .0025, .005, .0075, .01, .015, .02, .03, .05, .075, .1, .15, .25, .5, 1, 2.5, 5}
 
 // LLM latencies span milliseconds (an embedding) to minutes (a long stream).
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
@@ -75,6 +86,14 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 			Help: "Retries not made because the retry budget was spent."}),
 		fallbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_fallback_attempts_total",
 			Help: "Attempts made although no upstream was available (all out by checks or breakers): the least recently failed one is tried rather than refusing."}),
+		// By route only: the dashboards sum by instance, and a model label
+		// would need the locked child cache requests uses.
+		outTokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_output_tokens_total",
+			Help: "Tokens generated, as the upstream counted them in the answer it relayed (eval_count of the final NDJSON object, usage.completion_tokens on OpenAI routes)."}, []string{"route"}),
+		// One series per bridge, like bridge_request_duration_seconds.
+		itl: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bridge_inter_token_latency_seconds",
+			Help:    "Gap between consecutive messages (NDJSON lines, SSE events) of a streamed answer as written to the client; messages written together count 0.",
+			Buckets: itlBuckets}),
 		reqCache: map[reqKey]prometheus.Counter{},
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bridge_build_info",
@@ -86,12 +105,17 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 	build.WithLabelValues(version, goVersion, instance).Set(1)
 	for _, r := range routeTable() {
 		m.routeTTFT = append(m.routeTTFT, m.ttft.WithLabelValues(r.name))
+		var c prometheus.Counter
+		if r.tokens {
+			c = m.outTokens.WithLabelValues(r.name)
+		}
+		m.routeTokens = append(m.routeTokens, c)
 	}
 	for _, res := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(res)
 	}
 	reg.MustRegister(m.requests, m.duration, m.ttft, m.overhead, m.upstreamReqs, m.retries, m.failovers,
-		m.reloads, m.ready, m.streamErrors, m.budgetDenied, m.fallbacks, build, &upstreamCollector{upstreams: upstreams},
+		m.reloads, m.ready, m.streamErrors, m.budgetDenied, m.fallbacks, m.outTokens, m.itl, build, &upstreamCollector{upstreams: upstreams},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -14,7 +14,7 @@ import (
 type peeked struct {
 	model     string
 	name      string // the deprecated "name" key; /api/show takes it when "model" is empty
-	streamSet bool // "stream" was present and a bool
+	streamSet bool   // "stream" was present and a bool
 	stream    bool
 	prompt    []byte // raw value of "messages", "prompt" or "input"; nil if absent
 }

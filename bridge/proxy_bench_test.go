@@ -58,3 +58,71 @@ func BenchmarkPeekBody(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkProxyChatStream is a streamed chat of 32 token lines, flushed
+// one by one, and the done line with eval_count: the per-chunk work of the
+// relay (error-line scan, token count, inter-token latency).
+func BenchmarkProxyChatStream(b *testing.B) {
+	line := []byte(`{"model":"tiny","created_at":"2026-11-26T21:21:27Z","message":{"role":"assistant","content":"tok"},"done":false}` + "\n")
+	done := []byte(`{"model":"tiny","created_at":"2026-11-26T21:21:27Z","message":{"role":"assistant","content":""},"done_reason":"stop","done":true,"total_duration":1000,"prompt_eval_count":12,"eval_count":32,"eval_duration":900}` + "\n")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/ps" || r.URL.Path == "/api/tags" {
+			_, _ = io.WriteString(w, `{"models":[{"name":"tiny:latest"}]}`)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		f := w.(http.Flusher)
+		for i := 0; i < 32; i++ {
+			_, _ = w.Write(line)
+			f.Flush()
+		}
+		_, _ = w.Write(done)
+	}))
+	defer up.Close()
+	s, _, _ := minimalBridge(&testing.T{}, nil, up.URL)
+	defer s.Close()
+	body := []byte(`{"model":"tiny","stream":true,"messages":[{"role":"user","content":"hi"}],"options":{"num_predict":32}}`)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		for pb.Next() {
+			resp, err := c.Post(s.URL+"/api/chat", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkChunkScans compares the relay's per-chunk scans on a typical
+// token line: the existing error-line check and the token-count scan.
+func BenchmarkChunkScans(b *testing.B) {
+	chunk := []byte(`{"model":"tiny","created_at":"2026-11-26T21:21:27Z","message":{"role":"assistant","content":"tok"},"done":false}` + "\n")
+	b.Run("error_line", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			hasErrorLine(chunk, '\n')
+		}
+	})
+	b.Run("tokens", func(b *testing.B) {
+		b.ReportAllocs()
+		s := tokenScan{key: evalCountKey}
+		for i := 0; i < b.N; i++ {
+			s.scan(chunk)
+		}
+	})
+	b.Run("message_count", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			bytes.Count(chunk, newline)
+		}
+	})
+}

@@ -57,16 +57,36 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	}
 	errLine := false
 	var last byte
+	// Token accounting rides on the same per-chunk pass: the count is in
+	// the final object only, found by its key without decoding anything.
+	var toks tokenScan
+	countTokens := resp.StatusCode == http.StatusOK && req.route.tokens
+	if countTokens {
+		toks.key = evalCountKey
+		if req.route.openai {
+			toks.key = completionTokensKey
+		}
+	}
+	sse := req.route.openai
+	var lastMsg time.Time // when the previous streamed message went out
 	for {
 		if n > 0 {
 			chunk := buf[:n]
 			if checkLines && !errLine && hasErrorLine(chunk, last) {
 				errLine = true
 			}
-			last = chunk[n-1]
-			if rc != nil {
-				_ = rc.SetWriteDeadline(h.clock().Add(wto))
+			if countTokens {
+				toks.scan(chunk)
 			}
+			var now time.Time
+			if rc != nil {
+				now = h.clock()
+				_ = rc.SetWriteDeadline(now.Add(wto))
+			}
+			if checkLines {
+				lastMsg = h.interToken(chunk, last, sse, now, lastMsg)
+			}
+			last = chunk[n-1]
 			if _, werr := w.Write(chunk); werr != nil {
 				return h.clientWriteFailed(u, x, done, werr)
 			}
@@ -86,6 +106,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	}
 	end := h.clock()
 	h.metrics.overhead.Observe((end.Sub(start) - end.Sub(upStart)).Seconds())
+	if toks.total > 0 {
+		h.metrics.routeTokens[req.route.idx].Add(float64(toks.total))
+	}
 
 	if rerr == io.EOF && !errLine {
 		x.release()
@@ -213,4 +236,140 @@ func hasErrorLine(chunk []byte, prev byte) bool {
 		off = i + 1
 	}
 	return false
+}
+
+// interToken observes bridge_inter_token_latency_seconds for the messages a
+// streamed chunk completes (NDJSON lines; SSE events, which end in a blank
+// line) and returns when the last of them went out. The first message of a
+// stream has no gap; the others the chunk completes went out with the first
+// and count 0 (what the client sees, however reads coalesce). prev is the
+// byte before the chunk.
+func (h *Handler) interToken(chunk []byte, prev byte, sse bool, now, lastMsg time.Time) time.Time {
+	var k int
+	if sse {
+		k = bytes.Count(chunk, sseEnd)
+		if prev == '\n' && chunk[0] == '\n' {
+			k++
+		}
+	} else {
+		k = bytes.Count(chunk, newline)
+	}
+	if k == 0 {
+		return lastMsg
+	}
+	if !lastMsg.IsZero() {
+		h.metrics.itl.Observe(now.Sub(lastMsg).Seconds())
+	}
+	for k--; k > 0; k-- {
+		h.metrics.itl.Observe(0)
+	}
+	return now
+}
+
+var (
+	newline = []byte{'\n'}
+	sseEnd  = []byte("\n\n")
+	// The keys include their quotes, so "prompt_eval_count": and
+	// "completion_tokens_details": do not match, and token text cannot
+	// (its quotes are escaped).
+	evalCountKey        = []byte(`"eval_count":`)
+	completionTokensKey = []byte(`"completion_tokens":`)
+)
+
+// tokenScan sums the integer after each occurrence of key in an answer fed
+// chunk by chunk; a key or number split across chunks is picked up where it
+// stopped. Ollama puts eval_count in the final (done) object only, OpenAI
+// completion_tokens in the usage object only, so a clean answer has one.
+type tokenScan struct {
+	key     []byte
+	matched int  // bytes of key matched at the end of the last chunk
+	inNum   bool // after a key, reading the number
+	digits  bool // a digit of it was seen
+	num     int64
+	total   int64
+}
+
+func (s *tokenScan) scan(chunk []byte) {
+	i := 0
+	if s.inNum {
+		i = s.number(chunk, 0)
+	}
+	if s.matched > 0 && i < len(chunk) {
+		for s.matched < len(s.key) && i < len(chunk) && chunk[i] == s.key[s.matched] {
+			s.matched++
+			i++
+		}
+		switch {
+		case s.matched == len(s.key):
+			s.matched = 0
+			s.inNum, s.digits, s.num = true, false, 0
+			i = s.number(chunk, i)
+		case i < len(chunk):
+			s.matched = 0 // mismatch: search on from here
+		default:
+			return // the chunk ended still matching
+		}
+	}
+	for i < len(chunk) {
+		j := indexKey(chunk[i:], s.key)
+		if j < 0 {
+			s.matched = partialKey(chunk[i:], s.key)
+			return
+		}
+		s.inNum, s.digits, s.num = true, false, 0
+		i = s.number(chunk, i+j+len(s.key))
+	}
+}
+
+// number reads the digits of the current number from chunk[i:] (spaces
+// before it allowed) and returns where it stopped; the number is added
+// once it ends inside the chunk.
+func (s *tokenScan) number(chunk []byte, i int) int {
+	for ; i < len(chunk); i++ {
+		c := chunk[i]
+		switch {
+		case c >= '0' && c <= '9':
+			s.num = s.num*10 + int64(c-'0')
+			s.digits = true
+		case c == ' ' && !s.digits:
+		default:
+			s.total += s.num
+			s.inNum = false
+			return i
+		}
+	}
+	return i
+}
+
+// indexKey is bytes.Index(b, key) for the keys above, found by their tail
+// from the underscore on: a quote is frequent in JSON and makes Index stop
+// at every one, an underscore is rare in a token line.
+func indexKey(b, key []byte) int {
+	off := bytes.IndexByte(key, '_')
+	for from := 0; ; {
+		j := bytes.Index(b[from:], key[off:])
+		if j < 0 {
+			return -1
+		}
+		j += from
+		if j >= off && bytes.Equal(b[j-off:j], key[:off]) {
+			return j - off
+		}
+		from = j + 1
+	}
+}
+
+// partialKey is the length of the longest proper prefix of key that b ends
+// with. key starts with a quote, so only quotes need a look.
+func partialKey(b, key []byte) int {
+	k := len(key) - 1
+	if k > len(b) {
+		k = len(b)
+	}
+	for ; k > 0; k-- {
+		if b[len(b)-k] == '"' && bytes.Equal(b[len(b)-k:], key[:k]) {
+			return k
+		}
+	}
+	return 0
 }
