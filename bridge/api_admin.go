@@ -145,7 +145,7 @@ func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, rt *route,
 	start := h.clock()
 	if code, msg := h.adminAllowed(r, false); code != 0 {
 		writeError(w, false, code, msg)
-		h.finish(r, rt, id, "", code, start, nil, 0, errors.New(msg))
+		h.finish(r, rt, id, "", code, start, nil, 0, errors.New(msg), nil)
 		return
 	}
 	st := h.state.Load()
@@ -159,7 +159,7 @@ func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, rt *route,
 		p, err := peekBody(body)
 		if err != nil {
 			writeError(w, false, http.StatusBadRequest, err.Error())
-			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, err)
+			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, err, nil)
 			return
 		}
 		if p.streamSet {
@@ -241,7 +241,7 @@ func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, rt *route,
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(lastBody)
 	}
-	h.finish(r, rt, id, "", code, start, nil, len(targets), ferr)
+	h.finish(r, rt, id, "", code, start, nil, len(targets), ferr, nil)
 }
 
 // flushWriter flushes after every write, for progress lines.

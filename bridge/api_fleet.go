@@ -50,7 +50,7 @@ func (h *Handler) serveFleetList(w http.ResponseWriter, r *http.Request, rt *rou
 	}
 	if answered == 0 && len(st.pool.all) > 0 {
 		writeError(w, rt.openai, http.StatusBadGateway, errNoUpstream.Error())
-		h.finish(r, rt, w.Header().Get("X-Request-Id"), "", http.StatusBadGateway, start, nil, 0, errNoUpstream)
+		h.finish(r, rt, w.Header().Get("X-Request-Id"), "", http.StatusBadGateway, start, nil, 0, errNoUpstream, nil)
 		return
 	}
 	var out []byte
@@ -65,7 +65,7 @@ func (h *Handler) serveFleetList(w http.ResponseWriter, r *http.Request, rt *rou
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(out)
 	}
-	h.finish(r, rt, w.Header().Get("X-Request-Id"), "", http.StatusOK, start, nil, 1, nil) // a fan-out, not retries
+	h.finish(r, rt, w.Header().Get("X-Request-Id"), "", http.StatusOK, start, nil, 1, nil, nil) // a fan-out, not retries
 }
 
 // fanOutGet GETs path from every healthy instance at once; nil for those
@@ -135,10 +135,10 @@ func (h *Handler) serveV1Model(w http.ResponseWriter, r *http.Request, rt *route
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 		_, _ = w.Write(b)
-		h.finish(r, rt, id, "", http.StatusOK, start, u, 1, nil)
+		h.finish(r, rt, id, "", http.StatusOK, start, u, 1, nil, nil)
 		return
 	}
 	msg := "model '" + name + "' not found"
 	writeError(w, true, http.StatusNotFound, msg)
-	h.finish(r, rt, id, "", http.StatusNotFound, start, nil, 0, nil)
+	h.finish(r, rt, id, "", http.StatusNotFound, start, nil, 0, nil, nil)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Handler is the bridge's HTTP surface. Its configuration and pool live in
@@ -33,6 +34,7 @@ type Handler struct {
 	clock     func() time.Time
 	version   string
 	instance  string
+	tracing   *tracing // nil: tracing off
 
 	draining atomic.Bool
 	idPrefix string
@@ -64,6 +66,8 @@ type Options struct {
 	// Reload re-reads the configuration for SIGHUP and POST /admin/reload;
 	// nil: reload is refused.
 	Reload func() (Config, error)
+	// TracerProvider nil: tracing off, at no cost on the hot path.
+	TracerProvider trace.TracerProvider
 }
 
 // request is one client request on its way through the bridge. Pooled with
@@ -80,6 +84,14 @@ type request struct {
 	affinity    uint64
 	tried       [8]*Upstream
 	nTried      int
+
+	// Tracing, set only when it is on (tracing.go).
+	span        trace.Span
+	spanCtx     context.Context
+	attemptSpan trace.Span
+	nAttempt    int
+	traceparent string
+	tracestate  string
 }
 
 func (r *request) markTried(u *Upstream) {
@@ -107,7 +119,7 @@ func NewHandler(cfg Config, o Options) *Handler {
 	logger, logs := countingLogger(logger)
 	reg.MustRegister(logs.vec)
 	h := &Handler{routes: newRoutes(), log: logger, clock: clock, version: o.Version, instance: cfg.InstanceID,
-		loadCfg: o.Reload}
+		loadCfg: o.Reload, tracing: newTracing(o.TracerProvider)}
 	h.transport = newTransport(cfg.Timeouts.Dial)
 	h.client = &http.Client{Transport: h.transport}
 	var rnd [4]byte
@@ -185,14 +197,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("X-Request-Id", id)
 	if rt == nil {
-		h.finish(r, h.routes.other, id, "", http.StatusNotFound, start, nil, 0, errors.New("unknown path"))
+		h.finish(r, h.routes.other, id, "", http.StatusNotFound, start, nil, 0, errors.New("unknown path"), nil)
 		writeError(w, false, http.StatusNotFound, "404 page not found: "+r.URL.Path)
 		return
 	}
 	if !rt.methodAllowed(r.Method) {
 		w.Header().Set("Allow", rt.allow)
 		writeError(w, rt.openai, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed; allowed: "+rt.allow)
-		h.finish(r, rt, id, "", http.StatusMethodNotAllowed, start, nil, 0, errors.New("method not allowed"))
+		h.finish(r, rt, id, "", http.StatusMethodNotAllowed, start, nil, 0, errors.New("method not allowed"), nil)
 		return
 	}
 	switch rt.kind {
@@ -250,8 +262,9 @@ func (h *Handler) newRequestID() string {
 }
 
 // finish records one answered request: metrics always, a log line for
-// failures, retries and non-2xx (log.access "errors"), or for all.
-func (h *Handler) finish(r *http.Request, rt *route, id, model string, code int, start time.Time, u *Upstream, attempts int, err error) {
+// failures, retries and non-2xx (log.access "errors"), or for all. sp is the
+// request's server span (nil: tracing off): its trace.id goes in the line.
+func (h *Handler) finish(r *http.Request, rt *route, id, model string, code int, start time.Time, u *Upstream, attempts int, err error, sp trace.Span) {
 	d := h.clock().Sub(start)
 	h.metrics.request(rt.idx, model, code)
 	if rt.clientTraffic() {
@@ -290,6 +303,11 @@ func (h *Handler) finish(r *http.Request, rt *route, id, model string, code int,
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error.message", err.Error()))
+	}
+	if sp != nil {
+		if sc := sp.SpanContext(); sc.IsValid() {
+			attrs = append(attrs, slog.String("trace.id", sc.TraceID().String()), slog.String("span.id", sc.SpanID().String()))
+		}
 	}
 	h.log.LogAttrs(r.Context(), level, "request", attrs...)
 }

@@ -24,6 +24,9 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 	*req = request{route: rt, id: id, buf: req.buf} // keep the buffer's capacity
 	req.buf.Reset()
 	defer h.release(req)
+	if h.tracing != nil {
+		h.tracing.startServer(r, rt, req)
+	}
 
 	if rt.kind == kindModel {
 		rc := http.NewResponseController(w)
@@ -35,13 +38,13 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 			// another request, and must not wait for a slow client either.
 			w.Header().Set("Connection", "close")
 			writeError(w, rt.openai, code, err.Error())
-			h.finish(r, rt, id, "", code, start, nil, 0, err)
+			h.done(r, req, "", code, start, nil, 0, err, 0)
 			return
 		}
 		p, err := peekBody(req.body)
 		if err != nil {
 			writeError(w, rt.openai, http.StatusBadRequest, err.Error())
-			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, err)
+			h.done(r, req, "", http.StatusBadRequest, start, nil, 0, err, 0)
 			return
 		}
 		if p.model == "" && rt.nameAlias {
@@ -49,7 +52,7 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 		}
 		if p.model == "" {
 			writeError(w, rt.openai, http.StatusBadRequest, "model is required")
-			h.finish(r, rt, id, "", http.StatusBadRequest, start, nil, 0, errors.New("model is required"))
+			h.done(r, req, "", http.StatusBadRequest, start, nil, 0, errors.New("model is required"), 0)
 			return
 		}
 		req.rawModel, req.model = p.model, normalizeModel(p.model)
@@ -71,7 +74,7 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 			if st.pool.fleetTier(req.model) < 0 {
 				msg := "model '" + p.model + "' not found"
 				writeError(w, rt.openai, http.StatusNotFound, msg)
-				h.finish(r, rt, id, "unknown", http.StatusNotFound, start, nil, 0, errors.New(msg))
+				h.done(r, req, "unknown", http.StatusNotFound, start, nil, 0, errors.New(msg), 0)
 				return
 			}
 		}
@@ -127,11 +130,20 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 	return 0, nil
 }
 
+// done ends the request's server span, if tracing, and records it (finish).
+func (h *Handler) done(r *http.Request, req *request, model string, code int, start time.Time, u *Upstream, attempts int, err error, outTokens int64) {
+	if req.span != nil {
+		endServer(req.span, req.rawModel, code, attempts, outTokens, err)
+	}
+	h.finish(r, req.route, req.id, model, code, start, u, attempts, err, req.span)
+}
+
 func (h *Handler) release(req *request) {
 	if req.buf.Cap() > 1<<20 {
 		return // too big to keep around
 	}
 	req.route, req.body, req.tried = nil, nil, [8]*Upstream{}
+	req.span, req.spanCtx, req.attemptSpan = nil, nil, nil
 	h.reqPool.Put(req)
 }
 
@@ -161,6 +173,9 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 		}
 		req.markTried(u)
 		res := h.attempt(w, r, st, req, u, start, forced)
+		if req.attemptSpan != nil {
+			endAttempt(req, &res)
+		}
 		if res.skip {
 			continue // breaker refused: not an attempt
 		}
@@ -169,7 +184,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 			if attempts > 1 && res.code < 400 {
 				h.metrics.failovers.Inc()
 			}
-			h.finish(r, req.route, req.id, h.modelLabel(st, req), res.code, start, u, attempts, res.err)
+			h.done(r, req, h.modelLabel(st, req), res.code, start, u, attempts, res.err, res.outTokens)
 			if res.abort {
 				panic(http.ErrAbortHandler)
 			}
@@ -206,7 +221,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 	if req.nTried > 0 {
 		last = req.tried[(req.nTried-1)%len(req.tried)]
 	}
-	h.finish(r, req.route, req.id, h.modelLabel(st, req), code, start, last, attempts, err)
+	h.done(r, req, h.modelLabel(st, req), code, start, last, attempts, err, 0)
 }
 
 // modelLabel bounds the model label by what the fleet lists.
@@ -243,6 +258,9 @@ type attemptResult struct {
 	code  int  // the status the client got (when !retry)
 	err   error
 	kept  *keptResponse
+	// outTokens: generated tokens the relay saw (eval_count,
+	// completion_tokens), for the trace.
+	outTokens int64
 }
 
 // attempt sends req to u once and, if u answers usefully, relays the answer.
@@ -264,6 +282,9 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 				u.forgive()
 			}
 		}
+	}
+	if h.tracing != nil && req.span != nil {
+		h.tracing.startAttempt(r, req, u, forced)
 	}
 	u.inFlight.Add(1)
 	defer u.inFlight.Add(-1)
@@ -315,7 +336,7 @@ func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream
 			x.deadline = true
 			_ = uc.c.SetReadDeadline(h.clock().Add(st.cfg.Timeouts.FirstByte))
 		}
-		err = uc.writeRequest(r, u.target.Host, u.target.Path, req.id, req.body)
+		err = uc.writeRequest(r, u.target.Host, u.target.Path, req.id, req.body, req.traceparent, req.tracestate)
 		if err == nil {
 			_, err = uc.br.Peek(1)
 		}

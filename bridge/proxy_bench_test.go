@@ -2,10 +2,15 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // BenchmarkProxyChat measures the whole hot path in-process (client →
@@ -13,7 +18,17 @@ import (
 // forwarding on the bridge's own connections, relay, metrics. Run with
 // -benchmem and -cpuprofile; the wrk comparison with nginx is
 // bench/proxybench.
-func BenchmarkProxyChat(b *testing.B) {
+func BenchmarkProxyChat(b *testing.B) { benchProxyChat(b, nil) }
+
+// BenchmarkProxyChatTraced is the same with tracing on, every span sampled
+// and dropped by a no-op exporter: the cost of the spans and traceparent.
+func BenchmarkProxyChatTraced(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	benchProxyChat(b, tp)
+}
+
+func benchProxyChat(b *testing.B, tp trace.TracerProvider) {
 	answer := []byte(`{"model":"tiny","created_at":"2026-11-26T21:21:27Z","message":{"role":"assistant","content":"hello there"},"done":true,"done_reason":"stop"}`)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/api/ps" || r.URL.Path == "/api/tags" {
@@ -25,8 +40,9 @@ func BenchmarkProxyChat(b *testing.B) {
 		_, _ = w.Write(answer)
 	}))
 	defer up.Close()
-	s, _, _ := minimalBridge(&testing.T{}, nil, up.URL)
+	s, h, _ := minimalBridge(&testing.T{}, nil, up.URL)
 	defer s.Close()
+	h.tracing = newTracing(tp) // before the first request
 	body := []byte(`{"model":"tiny","stream":false,"messages":[{"role":"user","content":"hi"}],"options":{"num_predict":32}}`)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

@@ -118,7 +118,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 		} else {
 			u.m.success.Inc()
 		}
-		return attemptResult{code: resp.StatusCode}
+		return attemptResult{code: resp.StatusCode, outTokens: toks.total}
 	}
 	clientGone := r.Context().Err() != nil
 	x.close()

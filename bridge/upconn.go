@@ -95,8 +95,10 @@ func (p *connPool) closeIdle() {
 var aLongTimeAgo = time.Unix(1, 0)
 
 // writeRequest writes one request in one flush: request line, Host, the
-// client's end-to-end headers, X-Request-Id, Content-Length, body.
-func (c *upConn) writeRequest(r *http.Request, host, pathPrefix, id string, body []byte) error {
+// client's end-to-end headers, X-Request-Id, Content-Length, body. A
+// non-empty traceparent (tracing on) replaces the client's trace headers
+// with the attempt's; off, the client's pass through untouched.
+func (c *upConn) writeRequest(r *http.Request, host, pathPrefix, id string, body []byte, traceparent, tracestate string) error {
 	w := c.bw
 	w.WriteString(r.Method)
 	w.WriteByte(' ')
@@ -110,7 +112,7 @@ func (c *upConn) writeRequest(r *http.Request, host, pathPrefix, id string, body
 	w.WriteString(host)
 	w.WriteString("\r\n")
 	for k, vs := range r.Header {
-		if skipOutbound(k) {
+		if skipOutbound(k) || (traceparent != "" && (k == "Traceparent" || k == "Tracestate")) {
 			continue
 		}
 		for _, v := range vs {
@@ -125,6 +127,16 @@ func (c *upConn) writeRequest(r *http.Request, host, pathPrefix, id string, body
 	w.WriteString("X-Request-Id: ")
 	w.WriteString(id)
 	w.WriteString("\r\n")
+	if traceparent != "" {
+		w.WriteString("Traceparent: ")
+		w.WriteString(traceparent)
+		w.WriteString("\r\n")
+		if tracestate != "" {
+			w.WriteString("Tracestate: ")
+			w.WriteString(tracestate)
+			w.WriteString("\r\n")
+		}
+	}
 	if len(body) > 0 || r.Method == http.MethodPost {
 		var num [20]byte
 		w.WriteString("Content-Length: ")

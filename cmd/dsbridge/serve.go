@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/dsbridge/dsbridge/bridge"
 )
@@ -109,5 +110,23 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
 	}
-	return bridge.Run(ctx, cfg, bridge.Options{Version: version, Logger: logger, Reload: load}, hup, nil)
+	o := bridge.Options{Version: version, Logger: logger, Reload: load}
+	tp, err := newTracerProvider(ctx, cfg.InstanceID)
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if tp != nil {
+		o.TracerProvider = tp
+		defer func() {
+			// Export what is buffered, within a bound: an unreachable
+			// collector must not hold the shutdown.
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("trace export at shutdown", "error.message", err.Error())
+			}
+		}()
+		logger.Info("tracing on", "exporter", "otlp")
+	}
+	return bridge.Run(ctx, cfg, o, hup, nil)
 }
