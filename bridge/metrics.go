@@ -4,6 +4,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,6 +52,20 @@ type reqKey struct {
 // second or more. Messages that reach the client in one write count as 0.
 var itlBuckets = []float64{.001, .0025, .005, .0075, .01, .015, .02, .03, .05, .075, .1, .15, .25, .5, 1, 2.5, 5}
 
+// native adds native-histogram settings to a latency histogram's opts. The
+// classic buckets stay: Prometheus without
+// --enable-feature=native-histograms (Debian's 2.42) scrapes the text format
+// and sees only _bucket/_sum/_count, which the dashboards and alerts query.
+// A protobuf scrape gets both. Factor 1.1 is schema 3 (buckets about 9%
+// wide). Past 100 buckets the client resets the histogram if the last reset
+// is at least an hour old, else it halves the resolution.
+func native(o prometheus.HistogramOpts) prometheus.HistogramOpts {
+	o.NativeHistogramBucketFactor = 1.1
+	o.NativeHistogramMaxBucketNumber = 100
+	o.NativeHistogramMinResetDuration = time.Hour
+	return o
+}
+
 // LLM latencies span milliseconds (an embedding) to minutes (a long stream).
 var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
 
@@ -63,13 +78,13 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 		// per-series means, and any idle route series would make it 0/0 =
 		// NaN. Probes, scrapes and admin calls are not client traffic and are
 		// left out, so they cannot dilute the latency the alerts watch.
-		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bridge_request_duration_seconds",
-			Help: "Time from request arrival to the last byte of the answer, client API requests only.", Buckets: latencyBuckets}),
-		ttft: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bridge_time_to_first_token_seconds",
-			Help: "Time from request arrival to the first body byte of a streamed answer.", Buckets: latencyBuckets}, []string{"route"}),
-		overhead: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bridge_overhead_seconds",
+		duration: prometheus.NewHistogram(native(prometheus.HistogramOpts{Name: "bridge_request_duration_seconds",
+			Help: "Time from request arrival to the last byte of the answer, client API requests only.", Buckets: latencyBuckets})),
+		ttft: prometheus.NewHistogramVec(native(prometheus.HistogramOpts{Name: "bridge_time_to_first_token_seconds",
+			Help: "Time from request arrival to the first body byte of a streamed answer.", Buckets: latencyBuckets}), []string{"route"}),
+		overhead: prometheus.NewHistogram(native(prometheus.HistogramOpts{Name: "bridge_overhead_seconds",
 			Help:    "Time the bridge itself added: request duration minus the final upstream exchange.",
-			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5}}),
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5}})),
 		upstreamReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_upstream_requests_total",
 			Help: "Attempts sent to each upstream by outcome (success, failure, client_error, canceled)."}, []string{"upstream", "outcome"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_retries_total",
@@ -91,9 +106,9 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 		outTokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_output_tokens_total",
 			Help: "Tokens generated, as the upstream counted them in the answer it relayed (eval_count of the final NDJSON object, usage.completion_tokens on OpenAI routes)."}, []string{"route"}),
 		// One series per bridge, like bridge_request_duration_seconds.
-		itl: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bridge_inter_token_latency_seconds",
+		itl: prometheus.NewHistogram(native(prometheus.HistogramOpts{Name: "bridge_inter_token_latency_seconds",
 			Help:    "Gap between consecutive messages (NDJSON lines, SSE events) of a streamed answer as written to the client; messages written together count 0.",
-			Buckets: itlBuckets}),
+			Buckets: itlBuckets})),
 		reqCache: map[reqKey]prometheus.Counter{},
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bridge_build_info",
