@@ -65,7 +65,7 @@ type LogSink struct {
 	cancel   context.CancelFunc
 	newRetry func() elastic.Backoff
 
-	dropped, sent, failed prometheus.Counter
+	dropped, sent prometheus.Counter
 }
 
 // NewLogSink starts the sink. It does not contact Elasticsearch (no sniff,
@@ -85,11 +85,10 @@ func NewLogSink(c LogElasticsearchConfig) (*LogSink, error) {
 		ctx: ctx, cancel: cancel,
 		newRetry: func() elastic.Backoff { return elastic.NewExponentialBackoff(100*time.Millisecond, 8*time.Second) },
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_log_sink_dropped_total",
-			Help: "Log lines not delivered to Elasticsearch: buffer full, or still refused after the back-off."}),
+			Help: "Log lines not delivered to Elasticsearch: buffer full, refused, or still failing after the back-off."}),
 		sent: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_log_sink_sent_total",
 			Help: "Log lines Elasticsearch accepted."}),
 	}
-	s.failed = s.dropped
 	go s.run()
 	return s, nil
 }
@@ -175,8 +174,10 @@ func (s *LogSink) flush(bulk *elastic.BulkService) {
 	case err != nil || res == nil:
 		s.dropped.Add(float64(n))
 	default:
+		// Items Elasticsearch refused (a mapping conflict, say) are
+		// not retried: they would be refused again.
 		s.sent.Add(float64(len(res.Succeeded())))
-		s.failed.Add(float64(len(res.Failed())))
+		s.dropped.Add(float64(len(res.Failed())))
 	}
 	bulk.Reset()
 }

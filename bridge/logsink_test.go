@@ -229,6 +229,16 @@ func TestLogSinkSlowEndpoint(t *testing.T) {
 	eventually(t, 15*time.Second, "buffered lines shipped", func() bool {
 		return metricValue(t, br.URL, "bridge_log_sink_sent_total") >= buffer
 	})
+	// The bridge's own access lines, in the day's index.
+	access := 0
+	for _, d := range es.indexed("dsbridge-logs-" + time.Now().UTC().Format("2006.01.02")) {
+		if d["url.path"] == "/api/chat" && d["http.request.id"] != nil && d["service.name"] == "dsbridge" {
+			access++
+		}
+	}
+	if access == 0 {
+		t.Errorf("no access line for /api/chat reached the daily index")
+	}
 }
 
 // TestLogSinkShutdownStuckEndpoint: Elasticsearch accepts the connection
