@@ -267,3 +267,26 @@ func TestLogSinkShutdownStuckEndpoint(t *testing.T) {
 		t.Errorf("no word about the lines dropped at shutdown:\n%s", br.Output())
 	}
 }
+
+// TestLogSinkWriteAfterClose: a line logged after the sink closed (a late
+// goroutine at shutdown) is dropped and counted, never a panic or a block.
+func TestLogSinkWriteAfterClose(t *testing.T) {
+	es := newFakeES(t, 0, false)
+	sink, err := bridge.NewLogSink(bridge.LogElasticsearchConfig{URL: es.URL, IndexPrefix: "p", Buffer: 1,
+		FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := sink.Write([]byte("{}\n")); n != 3 || err != nil {
+		t.Fatalf("Write after Close = %d, %v", n, err)
+	}
+	if err := sink.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if d := testutil.ToFloat64(sink.Collectors()[0]); d != 1 {
+		t.Errorf("dropped %v, want 1", d)
+	}
+}
