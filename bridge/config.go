@@ -136,6 +136,9 @@ type ServerConfig struct {
 type LogConfig struct {
 	Level  string `yaml:"level"`
 	Access string `yaml:"access"`
+	// Elasticsearch also ships every line to Elasticsearch (logsink.go);
+	// off unless url is set. Read at start-up only, not on reload.
+	Elasticsearch LogElasticsearchConfig `yaml:"elasticsearch"`
 }
 
 // DefaultConfig is what the bridge does with no file and no flags
@@ -157,7 +160,8 @@ func DefaultConfig() Config {
 		Retry: RetryConfig{MaxAttempts: 3, BudgetRatio: 0.2, BudgetMin: 10},
 		Server: ServerConfig{ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: 60 * time.Second,
 			IdleTimeout: 120 * time.Second, MaxBodyBytes: 16 << 20, Grace: 30 * time.Second},
-		Log: LogConfig{Level: "info", Access: "errors"},
+		Log: LogConfig{Level: "info", Access: "errors", Elasticsearch: LogElasticsearchConfig{IndexPrefix: "dsbridge-logs",
+			Buffer: 10000, FlushInterval: time.Second}},
 	}
 }
 
@@ -287,6 +291,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log.access %q: want errors, all or none", c.Log.Access))
 	}
 	if _, err := parseLevel(c.Log.Level); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Log.Elasticsearch.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

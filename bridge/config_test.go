@@ -47,7 +47,7 @@ timeouts: {dial: 1s, first_byte: 30s, idle: 20s}
 retry: {max_attempts: 2, budget_ratio: 0.1, budget_min: 5}
 server: {read_header_timeout: 5s, read_body_timeout: 10s, idle_timeout: 60s, max_body_bytes: 1048576, grace: 10s, drain_delay: 1s}
 admin_token: t
-log: {level: debug, access: all}
+log: {level: debug, access: all, elasticsearch: {url: "http://127.0.0.1:9200", index_prefix: dsbridge-logs, buffer: 10000, flush_interval: 1s}}
 pprof: true
 `, ""},
 		// A typo must not silently keep a default.
@@ -57,6 +57,8 @@ pprof: true
 		{"bad url", "upstreams: [{url: 'a:1'}]\n", "upstreams[0].url"},
 		{"duplicate", "upstreams: [{url: 'http://a:1'}, {url: 'http://a:1/'}]\n", "listed twice"},
 		{"no upstreams", "policy: round_robin\n", "at least one"},
+		{"bad log sink url", "upstreams: [{url: 'http://a:1'}]\nlog: {elasticsearch: {url: 'es:9200'}}\n", "log.elasticsearch.url"},
+		{"bad log sink buffer", "upstreams: [{url: 'http://a:1'}]\nlog: {elasticsearch: {url: 'http://es:9200', buffer: 0}}\n", "buffer >= 1"},
 		{"bad duration", "upstreams: [{url: 'http://a:1'}]\nhealth: {interval: 0s}\n", "health.interval"},
 	}
 	for _, tt := range tests {

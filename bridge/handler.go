@@ -68,6 +68,9 @@ type Options struct {
 	Reload func() (Config, error)
 	// TracerProvider nil: tracing off, at no cost on the hot path.
 	TracerProvider trace.TracerProvider
+	// LogSink, when the logger also writes to one, has its counters
+	// registered with the bridge's metrics.
+	LogSink *LogSink
 }
 
 // request is one client request on its way through the bridge. Pooled with
@@ -118,6 +121,9 @@ func NewHandler(cfg Config, o Options) *Handler {
 	}
 	logger, logs := countingLogger(logger)
 	reg.MustRegister(logs.vec)
+	if o.LogSink != nil {
+		reg.MustRegister(o.LogSink.Collectors()...)
+	}
 	h := &Handler{routes: newRoutes(), log: logger, clock: clock, version: o.Version, instance: cfg.InstanceID,
 		loadCfg: o.Reload, tracing: newTracing(o.TracerProvider)}
 	h.transport = newTransport(cfg.Timeouts.Dial)

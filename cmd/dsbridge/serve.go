@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	adminToken := fs.String("admin-token", "", "enables management calls and guards the admin API")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/")
+	logES := fs.String("log-elasticsearch", "", "also ship log lines to this Elasticsearch URL (daily dsbridge-logs-YYYY.MM.DD indices)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: dsbridge serve --listen ADDR --upstream URL [--upstream URL …] [--instance-id ID] [--config FILE]")
 		fs.PrintDefaults()
@@ -87,15 +88,38 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		if *logLevel != "" {
 			cfg.Log.Level = *logLevel
 		}
+		if *logES != "" {
+			cfg.Log.Elasticsearch.URL = *logES
+		}
 		return cfg, cfg.Validate()
 	}
 	cfg, err := load()
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	logger, err := bridge.NewLogger(stderr, cfg.Log.Level, cfg.InstanceID)
+	var logOut io.Writer = stderr
+	var sink *bridge.LogSink
+	if cfg.Log.Elasticsearch.URL != "" {
+		if sink, err = bridge.NewLogSink(cfg.Log.Elasticsearch); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		logOut = io.MultiWriter(stderr, sink)
+	}
+	logger, err := bridge.NewLogger(logOut, cfg.Log.Level, cfg.InstanceID)
 	if err != nil {
 		return err
+	}
+	if sink != nil {
+		defer func() {
+			// Send what is buffered, within a bound: a stuck
+			// Elasticsearch must not hold the shutdown.
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := sink.Close(sctx); err != nil {
+				fmt.Fprintf(stderr, "log sink: lines still buffered at shutdown were dropped: %v\n", err)
+			}
+		}()
+		logger.Info("log sink on", "elasticsearch", cfg.Log.Elasticsearch.URL)
 	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -110,7 +134,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
 	}
-	o := bridge.Options{Version: version, Logger: logger, Reload: load}
+	o := bridge.Options{Version: version, Logger: logger, Reload: load, LogSink: sink}
 	tp, err := newTracerProvider(ctx, cfg.InstanceID)
 	if err != nil {
 		return &exitError{code: 2, err: err}
