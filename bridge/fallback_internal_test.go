@@ -84,7 +84,7 @@ func TestForgive(t *testing.T) {
 			continue
 		}
 		done(errAttemptFailed)
-		u.recordFailure(now)
+		u.recordFailure(now, reasonOther)
 	}
 	late(errAttemptFailed) // the fifth failure opens it
 	if u.Available(now) {

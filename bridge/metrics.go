@@ -16,20 +16,21 @@ import (
 // upstreams from the config. Children are resolved once and cached so the
 // hot path does no label hashing.
 type metrics struct {
-	requests     *prometheus.CounterVec
-	duration     prometheus.Histogram
-	ttft         *prometheus.HistogramVec
-	overhead     prometheus.Histogram
-	upstreamReqs *prometheus.CounterVec
-	retries      prometheus.Counter
-	failovers    prometheus.Counter
-	reloads      *prometheus.CounterVec
-	ready        prometheus.Gauge
-	streamErrors prometheus.Counter
-	budgetDenied prometheus.Counter
-	fallbacks    prometheus.Counter
-	outTokens    *prometheus.CounterVec
-	itl          prometheus.Histogram
+	requests      *prometheus.CounterVec
+	duration      prometheus.Histogram
+	ttft          *prometheus.HistogramVec
+	overhead      prometheus.Histogram
+	upstreamReqs  *prometheus.CounterVec
+	upstreamFails *prometheus.CounterVec
+	retries       prometheus.Counter
+	failovers     prometheus.Counter
+	reloads       *prometheus.CounterVec
+	ready         prometheus.Gauge
+	streamErrors  prometheus.Counter
+	budgetDenied  prometheus.Counter
+	fallbacks     prometheus.Counter
+	outTokens     *prometheus.CounterVec
+	itl           prometheus.Histogram
 
 	// routeTokens holds output-token children by route index, nil for
 	// routes that generate no tokens.
@@ -85,6 +86,8 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 		overhead: prometheus.NewHistogram(native(prometheus.HistogramOpts{Name: "bridge_overhead_seconds",
 			Help:    "Time the bridge itself added: request duration minus the final upstream exchange.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .05, .25, 1, 5}})),
+		upstreamFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_upstream_failures_total",
+			Help: "Attempts that counted against an upstream, by reason (connect, timeout, dead, status_5xx, stream, other)."}, []string{"upstream", "reason"}),
 		upstreamReqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_upstream_requests_total",
 			Help: "Attempts sent to each upstream by outcome (success, failure, client_error, canceled)."}, []string{"upstream", "outcome"}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_retries_total",
@@ -129,7 +132,7 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 	for _, res := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(res)
 	}
-	reg.MustRegister(m.requests, m.duration, m.ttft, m.overhead, m.upstreamReqs, m.retries, m.failovers,
+	reg.MustRegister(m.requests, m.upstreamFails, m.duration, m.ttft, m.overhead, m.upstreamReqs, m.retries, m.failovers,
 		m.reloads, m.ready, m.streamErrors, m.budgetDenied, m.fallbacks, m.outTokens, m.itl, build, &upstreamCollector{upstreams: upstreams},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -160,6 +163,9 @@ func (m *metrics) bindUpstream(u *Upstream) {
 		clientError: m.upstreamReqs.WithLabelValues(u.name, "client_error"),
 		canceled:    m.upstreamReqs.WithLabelValues(u.name, "canceled"),
 	}
+	for i, why := range failureReasonNames {
+		u.m.failures[i] = m.upstreamFails.WithLabelValues(u.name, why)
+	}
 }
 
 // forgetUpstream drops the series of an upstream a reload removed, so label
@@ -167,6 +173,9 @@ func (m *metrics) bindUpstream(u *Upstream) {
 func (m *metrics) forgetUpstream(name string) {
 	for _, o := range []string{"success", "failure", "client_error", "canceled"} {
 		m.upstreamReqs.DeleteLabelValues(name, o)
+	}
+	for _, why := range failureReasonNames {
+		m.upstreamFails.DeleteLabelValues(name, why)
 	}
 }
 
@@ -181,12 +190,14 @@ var (
 	descUp       = prometheus.NewDesc("bridge_upstream_up", "1 when the upstream is available for new requests.", []string{"upstream"}, nil)
 	descCircuit  = prometheus.NewDesc("bridge_upstream_circuit_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", []string{"upstream"}, nil)
 	descInFlight = prometheus.NewDesc("bridge_upstream_in_flight", "Requests in flight to the upstream.", []string{"upstream"}, nil)
+	descLoaded   = prometheus.NewDesc("bridge_upstream_models_loaded", "Models the upstream has loaded in memory, from its /api/ps.", []string{"upstream"}, nil)
 )
 
 func (c *upstreamCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descUp
 	ch <- descCircuit
 	ch <- descInFlight
+	ch <- descLoaded
 }
 
 func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
@@ -198,5 +209,10 @@ func (c *upstreamCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descUp, prometheus.GaugeValue, up, u.name)
 		ch <- prometheus.MustNewConstMetric(descCircuit, prometheus.GaugeValue, stateValue(u.brk.Load().state()), u.name)
 		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(u.inFlight.Load()), u.name)
+		loaded := 0
+		if ms := u.models.Load(); ms != nil {
+			loaded = len(ms.loaded)
+		}
+		ch <- prometheus.MustNewConstMetric(descLoaded, prometheus.GaugeValue, float64(loaded), u.name)
 	}
 }

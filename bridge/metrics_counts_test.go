@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"net/http"
 	"testing"
+	"time"
 )
 
 // Issue 5's done-when: after known traffic the counters hold exact values.
@@ -42,10 +43,17 @@ func TestMetricsExactCountsAfterOneFailover(t *testing.T) {
 		{"bridge_upstream_requests_total", []string{backup.URL, `outcome="success"`}, 1},
 		{"bridge_retries_total", nil, 1},
 		{"bridge_failovers_total", nil, 1},
+		// The one failure was the 503, and nothing else counted against anyone.
+		{"bridge_upstream_failures_total", []string{primary.URL, `reason="status_5xx"`}, 1},
+		{"bridge_upstream_failures_total", nil, 1},
 		{"bridge_request_duration_seconds_count", nil, 10},
 	} {
 		if got := metricValue(t, br.URL, c.name, c.match...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.match, got, c.want)
 		}
 	}
+	// The primary served the model, so its next /api/ps poll shows it loaded.
+	eventually(t, 5*time.Second, "primary's loaded model counted", func() bool {
+		return metricValue(t, br.URL, "bridge_upstream_models_loaded", primary.URL) == 1
+	})
 }

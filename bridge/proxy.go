@@ -300,7 +300,7 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 		k := x.keep()
 		done(errAttemptFailed)
-		u.recordFailure(h.clock().UnixNano())
+		u.recordFailure(h.clock().UnixNano(), reasonStatus)
 		return attemptResult{retry: true, kept: k,
 			err: &upstreamError{u.name, errors.New(resp.Status + ": " + strings.TrimSpace(string(k.body)))}}
 	case resp.StatusCode == http.StatusNotFound && req.model != "":

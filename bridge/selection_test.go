@@ -18,7 +18,7 @@ func testPool(t *testing.T, policy string, ups ...UpstreamConfig) *Pool {
 	clock := func() time.Time { return time.Unix(1000, 0) }
 	p := newPool(&cfg, nil, nil, clock)
 	for _, u := range p.all {
-		u.m = upstreamMetrics{success: nopCounter{}, failure: nopCounter{}, clientError: nopCounter{}, canceled: nopCounter{}}
+		u.m = nopMetrics()
 	}
 	return p
 }

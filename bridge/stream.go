@@ -130,7 +130,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	// The upstream failed mid-answer: count it, end the client's stream in
 	// its own protocol.
 	done(errAttemptFailed)
-	u.recordFailure(end.UnixNano())
+	u.recordFailure(end.UnixNano(), reasonStream)
 	h.metrics.streamErrors.Inc()
 	if errLine {
 		// Ollama's own {"error":…} line already went out as is.
@@ -184,14 +184,18 @@ func (h *Handler) attemptFailed(r *http.Request, u *Upstream, x *exchange, err, 
 		u.m.canceled.Inc()
 		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
 	}
+	why := reasonOther
+	var dial DialError
 	switch {
 	case x != nil && x.dead.Err() != nil:
-		err = errUpstreamDead
+		err, why = errUpstreamDead, reasonDead
 	case isTimeout(err):
-		err = timeout
+		err, why = timeout, reasonTimeout
+	case errors.As(err, &dial):
+		why = reasonConnect
 	}
 	done(errAttemptFailed)
-	u.recordFailure(h.clock().UnixNano())
+	u.recordFailure(h.clock().UnixNano(), why)
 	return attemptResult{retry: true, err: &upstreamError{u.name, err}}
 }
 

@@ -65,7 +65,25 @@ var errUpstreamDead = errors.New("upstream declared dead by health checks")
 // path never hashes label values.
 type upstreamMetrics struct {
 	success, failure, clientError, canceled prometheus.Counter
+	// failures holds bridge_upstream_failures_total's children by reason.
+	failures [numFailureReasons]prometheus.Counter
 }
+
+// failureReason says why an attempt counted against its upstream; it is a
+// bounded label of bridge_upstream_failures_total.
+type failureReason int
+
+const (
+	reasonConnect failureReason = iota // could not connect
+	reasonTimeout                      // no first byte in time
+	reasonDead                         // declared dead by the health checks while waiting
+	reasonStatus                       // answered 5xx (503 queue full included)
+	reasonStream                       // failed after the first byte: error line or cut
+	reasonOther                        // any other error before the first byte
+	numFailureReasons
+)
+
+var failureReasonNames = [numFailureReasons]string{"connect", "timeout", "dead", "status_5xx", "stream", "other"}
 
 func newUpstream(cfg UpstreamConfig, c *Config, clock func() time.Time) *Upstream {
 	t, _ := url.Parse(cfg.URL) // Validate checked it
@@ -101,8 +119,9 @@ func (u *Upstream) Available(now int64) bool {
 // recordFailure counts a failed attempt: passive check (nginx semantics:
 // MaxFails within FailTimeout → out for FailTimeout) and metrics. The breaker
 // is told through its own done func.
-func (u *Upstream) recordFailure(now int64) {
+func (u *Upstream) recordFailure(now int64, why failureReason) {
 	u.m.failure.Inc()
+	u.m.failures[why].Inc()
 	u.lastFail.Store(now)
 	if u.passive.MaxFails == 0 {
 		return

@@ -23,7 +23,7 @@ func TestPassiveChecks(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := newUpstream(cfg.Upstreams[0], &cfg, clock)
-	u.m.failure = nopCounter{}
+	u.m = nopMetrics()
 	steps := []struct {
 		advance   time.Duration
 		fail      bool
@@ -38,7 +38,7 @@ func TestPassiveChecks(t *testing.T) {
 	for i, s := range steps {
 		now = now.Add(s.advance)
 		if s.fail {
-			u.recordFailure(now.UnixNano())
+			u.recordFailure(now.UnixNano(), reasonOther)
 		}
 		if got := u.Available(now.UnixNano()); got != s.available {
 			t.Errorf("step %d: available %v; want %v", i, got, s.available)
