@@ -179,6 +179,7 @@ func (h *Handler) Stop() { h.state.Load().pool.stopHealth() }
 // sending while in-flight requests finish.
 func (h *Handler) SetDraining() {
 	h.draining.Store(true)
+	h.metrics.draining.Set(1)
 	h.metrics.ready.Set(0)
 }
 

@@ -161,7 +161,7 @@ func TestMetricsExposed(t *testing.T) {
 		"bridge_time_to_first_token_seconds_count{", "bridge_overhead_seconds_count",
 		`bridge_upstream_up{upstream="` + sim.URL + `"} 1`, `bridge_upstream_circuit_state{upstream="` + sim.URL + `"} 0`,
 		"bridge_upstream_in_flight{", `bridge_upstream_requests_total{outcome="success"`,
-		"bridge_retries_total 0", "bridge_failovers_total 0", "bridge_ready 1",
+		"bridge_retries_total 0", "bridge_failovers_total 0", "bridge_ready 1", "bridge_draining 0",
 		`bridge_config_reloads_total{result="success"} 0`, `instance_id="bridge-7"`,
 		"go_goroutines", "process_cpu_seconds_total",
 	} {

@@ -26,6 +26,7 @@ type metrics struct {
 	failovers     prometheus.Counter
 	reloads       *prometheus.CounterVec
 	ready         prometheus.Gauge
+	draining      prometheus.Gauge
 	streamErrors  prometheus.Counter
 	budgetDenied  prometheus.Counter
 	fallbacks     prometheus.Counter
@@ -96,6 +97,8 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 			Help: "Requests that succeeded on another upstream after their first choice failed."}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_config_reloads_total",
 			Help: "Configuration reloads by result (success, failure)."}, []string{"result"}),
+		draining: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bridge_draining",
+			Help: "1 from SIGTERM until exit: not ready on purpose, finishing in-flight requests."}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bridge_ready",
 			Help: "1 when the bridge can serve (an upstream is available and it is not draining)."}),
 		streamErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "bridge_stream_errors_total",
@@ -132,7 +135,7 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 	for _, res := range []string{"success", "failure"} {
 		m.reloads.WithLabelValues(res)
 	}
-	reg.MustRegister(m.requests, m.upstreamFails, m.duration, m.ttft, m.overhead, m.upstreamReqs, m.retries, m.failovers,
+	reg.MustRegister(m.requests, m.upstreamFails, m.draining, m.duration, m.ttft, m.overhead, m.upstreamReqs, m.retries, m.failovers,
 		m.reloads, m.ready, m.streamErrors, m.budgetDenied, m.fallbacks, m.outTokens, m.itl, build, &upstreamCollector{upstreams: upstreams},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
