@@ -95,6 +95,7 @@ type request struct {
 	nAttempt    int
 	traceparent string
 	tracestate  string
+	inTokens    int64 // prompt tokens of the serving attempt, for the server span
 }
 
 func (r *request) markTried(u *Upstream) {

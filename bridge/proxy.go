@@ -133,7 +133,7 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 // done ends the request's server span, if tracing, and records it (finish).
 func (h *Handler) done(r *http.Request, req *request, model string, code int, start time.Time, u *Upstream, attempts int, err error, outTokens int64) {
 	if req.span != nil {
-		endServer(req.span, req.rawModel, code, attempts, outTokens, err)
+		endServer(req.span, req.rawModel, code, attempts, req.inTokens, outTokens, err)
 	}
 	h.finish(r, req.route, req.id, model, code, start, u, attempts, err, req.span)
 }
@@ -261,6 +261,9 @@ type attemptResult struct {
 	// outTokens: generated tokens the relay saw (eval_count,
 	// completion_tokens), for the trace.
 	outTokens int64
+	// inTokens: prompt tokens the answer reported (prompt_eval_count,
+	// prompt_tokens), scanned only when tracing is on.
+	inTokens int64
 }
 
 // attempt sends req to u once and, if u answers usefully, relays the answer.

@@ -67,6 +67,16 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			toks.key = completionTokensKey
 		}
 	}
+	// Prompt tokens only feed the trace (gen_ai.usage.input_tokens), so
+	// they are scanned for only when tracing is on.
+	var inToks tokenScan
+	countIn := countTokens && req.span != nil
+	if countIn {
+		inToks.key = promptEvalCountKey
+		if req.route.openai {
+			inToks.key = promptTokensKey
+		}
+	}
 	sse := req.route.openai
 	var lastMsg time.Time // when the previous streamed message went out
 	for {
@@ -77,6 +87,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			}
 			if countTokens {
 				toks.scan(chunk)
+			}
+			if countIn {
+				inToks.scan(chunk)
 			}
 			var now time.Time
 			if rc != nil {
@@ -118,7 +131,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 		} else {
 			u.m.success.Inc()
 		}
-		return attemptResult{code: resp.StatusCode, outTokens: toks.total}
+		return attemptResult{code: resp.StatusCode, outTokens: toks.total, inTokens: inToks.total}
 	}
 	clientGone := r.Context().Err() != nil
 	x.close()
@@ -278,6 +291,8 @@ var (
 	// (its quotes are escaped).
 	evalCountKey        = []byte(`"eval_count":`)
 	completionTokensKey = []byte(`"completion_tokens":`)
+	promptEvalCountKey  = []byte(`"prompt_eval_count":`)
+	promptTokensKey     = []byte(`"prompt_tokens":`)
 )
 
 // tokenScan sums the integer after each occurrence of key in an answer fed

@@ -96,6 +96,10 @@ func endAttempt(req *request, res *attemptResult) {
 	if res.outTokens > 0 {
 		sp.SetAttributes(attribute.Int64("gen_ai.usage.output_tokens", res.outTokens))
 	}
+	if res.inTokens > 0 {
+		sp.SetAttributes(attribute.Int64("gen_ai.usage.input_tokens", res.inTokens))
+		req.inTokens = res.inTokens
+	}
 	if res.retry {
 		sp.SetAttributes(attribute.Bool("dsbridge.retried", true))
 	}
@@ -109,13 +113,16 @@ func endAttempt(req *request, res *attemptResult) {
 }
 
 // endServer ends the request's server span.
-func endServer(sp trace.Span, model string, code, attempts int, outTokens int64, err error) {
+func endServer(sp trace.Span, model string, code, attempts int, inTokens, outTokens int64, err error) {
 	sp.SetAttributes(attribute.Int("http.response.status_code", code), attribute.Int("dsbridge.attempts", attempts))
 	if model != "" {
 		sp.SetAttributes(attribute.String("gen_ai.request.model", model))
 	}
 	if outTokens > 0 {
 		sp.SetAttributes(attribute.Int64("gen_ai.usage.output_tokens", outTokens))
+	}
+	if inTokens > 0 {
+		sp.SetAttributes(attribute.Int64("gen_ai.usage.input_tokens", inTokens))
 	}
 	if code >= 500 {
 		msg := ""

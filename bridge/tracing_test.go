@@ -145,7 +145,7 @@ func TestTraceFailover(t *testing.T) {
 	} {
 		t.Run(first.name, func(t *testing.T) {
 			tp, exp := newRecorder()
-			up, seen := headerUpstream(t, `{"done":true,"eval_count":7}`)
+			up, seen := headerUpstream(t, `{"done":true,"prompt_eval_count":12,"eval_count":7}`)
 			s, logs := tracedBridge(t, tp, first.url(t), up.URL)
 			postChat(t, s.URL, nil)
 
@@ -187,6 +187,12 @@ func TestTraceFailover(t *testing.T) {
 			}
 			if v, _ := attrOf(srv, "gen_ai.usage.output_tokens"); v.AsInt64() != 7 {
 				t.Errorf("server span gen_ai.usage.output_tokens %d; want 7", v.AsInt64())
+			}
+			if v, _ := attrOf(srv, "gen_ai.usage.input_tokens"); v.AsInt64() != 12 {
+				t.Errorf("server span gen_ai.usage.input_tokens %d; want 12", v.AsInt64())
+			}
+			if v, _ := attrOf(attempts[1], "gen_ai.usage.input_tokens"); v.AsInt64() != 12 {
+				t.Errorf("serving attempt gen_ai.usage.input_tokens %d; want 12", v.AsInt64())
 			}
 			if v, _ := attrOf(srv, "gen_ai.request.model"); v.AsString() != "tiny" {
 				t.Errorf("server span gen_ai.request.model %q", v.AsString())
