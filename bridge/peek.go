@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // peeked is what the bridge needs from a request body: the model, whether
@@ -79,11 +80,13 @@ func peekBody(b []byte) (peeked, error) {
 }
 
 // jsonString is the (valid) value val as a string, or "" if it is not one.
+// Escapes and invalid UTF-8 go through encoding/json, which turns each bad
+// byte into U+FFFD as Ollama's own decoder does (found by FuzzPeekBody).
 func jsonString(val []byte) string {
 	if val[0] != '"' {
 		return ""
 	}
-	if bytes.IndexByte(val, '\\') < 0 {
+	if bytes.IndexByte(val, '\\') < 0 && utf8.Valid(val) {
 		return string(val[1 : len(val)-1])
 	}
 	var s string
