@@ -304,6 +304,9 @@ func TestInterruptLeavesNoProcesses(t *testing.T) {
 func TestNginxInFront(t *testing.T) {
 	if _, err := exec.LookPath("nginx"); err != nil {
 		if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+			if os.Getenv("DSBRIDGE_REQUIRE_TOOLS") != "" {
+				t.Fatal("nginx is not installed and DSBRIDGE_REQUIRE_TOOLS is set (.ci/run installs nginx-light)")
+			}
 			t.Skip("nginx is not installed (apt-get install nginx-light)")
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -78,7 +79,8 @@ func retryOnce(t *testing.T, measure func() (ok bool, detail string)) {
 		return
 	}
 	limit := overloaded * float64(runtime.NumCPU())
-	if load := max(before, loadAvg1()); load > limit {
+	// CI (DSBRIDGE_REQUIRE_TOOLS) runs on a machine of its own: a miss fails there.
+	if load := max(before, loadAvg1()); load > limit && os.Getenv("DSBRIDGE_REQUIRE_TOOLS") == "" {
 		t.Skipf("SKIPPED, NOT PASSED: missed the bound twice with the machine at load average %.1f (> %.0f on %d cores): %s",
 			load, limit, runtime.NumCPU(), detail)
 	}
