@@ -51,7 +51,7 @@ func TestFleetStallRecoversWithinSeconds(t *testing.T) {
 	c := &http.Client{Timeout: 5 * time.Second}
 	var code int
 	var body string
-	eventually(t, 3*time.Second, "a request served after the stall", func() bool {
+	testproc.Eventually(t, 3*time.Second, "a request served after the stall", func() bool {
 		var err error
 		code, body, err = post(t, c, br.URL+"/api/chat", chatBody(false, 2))
 		return err == nil && code == 200

@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"github.com/dsbridge/dsbridge/internal/testproc"
 	"io"
 	"net/http"
 	"os"
@@ -50,7 +51,7 @@ func TestSIGTERMDrainsInFlight(t *testing.T) {
 	if err := br.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Second, "/ready 503 after SIGTERM", func() bool {
+	testproc.Eventually(t, 2*time.Second, "/ready 503 after SIGTERM", func() bool {
 		resp, err := http.Get(br.URL + "/ready")
 		if err != nil {
 			return false
@@ -93,7 +94,7 @@ func TestReload(t *testing.T) {
 	if err := br.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "SIGHUP reload", func() bool { return has(b.URL) && !has(a.URL) })
+	testproc.Eventually(t, 5*time.Second, "SIGHUP reload", func() bool { return has(b.URL) && !has(a.URL) })
 
 	tests := []struct {
 		name, cfg string

@@ -191,7 +191,7 @@ func TestLogSinkDeadEndpoint(t *testing.T) {
 	if p99(ds) > 100*time.Millisecond {
 		t.Errorf("p99 %v with a dead log sink, want < 100ms", p99(ds))
 	}
-	eventually(t, 2*time.Second, "dropped lines counted", func() bool {
+	testproc.Eventually(t, 2*time.Second, "dropped lines counted", func() bool {
 		return metricValue(t, br.URL, "bridge_log_sink_dropped_total") >= 50-20
 	})
 	if v := metricValue(t, br.URL, "bridge_log_sink_sent_total"); v != 0 {
@@ -212,7 +212,7 @@ func TestLogSinkSlowEndpoint(t *testing.T) {
 	br, _ := startBridge(t, sinkYAML([]string{sim.URL}, es.URL, buffer))
 	// Get a _bulk in flight, so the shipper is busy for the next 3 s.
 	timedChats(t, br.URL, 3)
-	eventually(t, 2*time.Second, "a _bulk in flight", func() bool { es.mu.Lock(); defer es.mu.Unlock(); return es.bulk > 0 })
+	testproc.Eventually(t, 2*time.Second, "a _bulk in flight", func() bool { es.mu.Lock(); defer es.mu.Unlock(); return es.bulk > 0 })
 	before := metricValue(t, br.URL, "bridge_log_sink_dropped_total")
 	start := time.Now()
 	ds := timedChats(t, br.URL, 50)
@@ -226,7 +226,7 @@ func TestLogSinkSlowEndpoint(t *testing.T) {
 		t.Errorf("dropped %v of 50 access lines with a busy shipper and buffer %d, want >= %d", dropped, buffer, 50-buffer)
 	}
 	// What was buffered still arrives once Elasticsearch answers.
-	eventually(t, 15*time.Second, "buffered lines shipped", func() bool {
+	testproc.Eventually(t, 15*time.Second, "buffered lines shipped", func() bool {
 		return metricValue(t, br.URL, "bridge_log_sink_sent_total") >= buffer
 	})
 	// The bridge's own access lines, in the day's index.
@@ -249,7 +249,7 @@ func TestLogSinkShutdownStuckEndpoint(t *testing.T) {
 	sim := startSim(t)
 	br, _ := startBridge(t, sinkYAML([]string{sim.URL}, es.URL, 100))
 	timedChats(t, br.URL, 10)
-	eventually(t, 2*time.Second, "a _bulk in flight", func() bool { es.mu.Lock(); defer es.mu.Unlock(); return es.bulk > 0 })
+	testproc.Eventually(t, 2*time.Second, "a _bulk in flight", func() bool { es.mu.Lock(); defer es.mu.Unlock(); return es.bulk > 0 })
 	start := time.Now()
 	if err := br.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package bridge_test
 
 import (
+	"github.com/dsbridge/dsbridge/internal/testproc"
 	"net/http"
 	"testing"
 	"time"
@@ -53,7 +54,7 @@ func TestMetricsExactCountsAfterOneFailover(t *testing.T) {
 		}
 	}
 	// The primary served the model, so its next /api/ps poll shows it loaded.
-	eventually(t, 5*time.Second, "primary's loaded model counted", func() bool {
+	testproc.Eventually(t, 5*time.Second, "primary's loaded model counted", func() bool {
 		return metricValue(t, br.URL, "bridge_upstream_models_loaded", primary.URL) == 1
 	})
 }

@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/dsbridge/dsbridge/internal/testproc"
 	"io"
 	"maps"
 	"net/http"
@@ -127,7 +128,7 @@ func TestLogMetrics(t *testing.T) {
 		t.Fatalf("bad reload: %s", resp.Status)
 	}
 	// The access line may be written just after the answer went out.
-	eventually(t, 5*time.Second, "the warn and error lines counted", func() bool {
+	testproc.Eventually(t, 5*time.Second, "the warn and error lines counted", func() bool {
 		return metricValue(t, br.URL, "bridge_log_messages_total", `level="warn"`) >= 1 &&
 			metricValue(t, br.URL, "bridge_log_messages_total", `level="error"`) >= 1
 	})

@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"fmt"
+	"github.com/dsbridge/dsbridge/internal/testproc"
 	"net"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestStalledReaderIsCutAfterWriteTimeout(t *testing.T) {
 	if !strings.HasPrefix(string(first), "HTTP/1.1 200") {
 		t.Fatalf("first bytes: %q", first)
 	}
-	eventually(t, 10*time.Second, "the stalled stream's upstream slot freed", func() bool {
+	testproc.Eventually(t, 10*time.Second, "the stalled stream's upstream slot freed", func() bool {
 		return metricValue(t, br.URL, "bridge_upstream_in_flight", sim.URL) == 0
 	})
 	if v := metricValue(t, br.URL, "bridge_upstream_requests_total", `outcome="canceled"`); v != 1 {

@@ -3,6 +3,7 @@ package realollama
 import (
 	"bytes"
 	"fmt"
+	"github.com/dsbridge/dsbridge/internal/testproc"
 	"io"
 	"net/http"
 	"sync"
@@ -64,7 +65,7 @@ func TestKillOneUnderLoad(t *testing.T) {
 	// in-flight requests retried, not only new ones steered away.
 	time.Sleep(killAt)
 	victim := -1
-	eventually(t, 2*time.Second, "a request in flight on an upstream", func() bool {
+	testproc.Eventually(t, 2*time.Second, "a request in flight on an upstream", func() bool {
 		for i, u := range adminUpstreams(t, f.bridge.URL).Upstreams {
 			if u.InFlight > 0 {
 				victim = i
@@ -104,7 +105,7 @@ func TestKillOneUnderLoad(t *testing.T) {
 	}
 
 	victimURL := f.ollamas[victim].URL
-	eventually(t, 10*time.Second, "/admin/upstreams shows the killed Ollama down", func() bool {
+	testproc.Eventually(t, 10*time.Second, "/admin/upstreams shows the killed Ollama down", func() bool {
 		for _, u := range adminUpstreams(t, f.bridge.URL).Upstreams {
 			if u.URL == victimURL {
 				return !u.Healthy && !u.Available

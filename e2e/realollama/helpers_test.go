@@ -46,7 +46,7 @@ func startFleet(t *testing.T) *fleet {
 		"--upstream", f.ollamas[0].URL, "--upstream", f.ollamas[1].URL)
 	// The bridge polls /api/tags; wait until both upstreams list the model,
 	// so that the tests see the steady state, not the bridge's first second.
-	eventually(t, 15*time.Second, "both upstreams healthy with "+model, func() bool {
+	testproc.Eventually(t, 15*time.Second, "both upstreams healthy with "+model, func() bool {
 		st := adminUpstreams(t, f.bridge.URL)
 		if len(st.Upstreams) != 2 {
 			return false
@@ -149,19 +149,6 @@ func adminUpstreams(t *testing.T, bridgeURL string) upstreamStatus {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// eventually polls cond every 50 ms until it holds or timeout passes: the
-// bridge learns about upstreams by polling, so its view lags by design.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // cli runs the real `ollama` CLI with OLLAMA_HOST set to addr (the bridge),
