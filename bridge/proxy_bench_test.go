@@ -44,23 +44,7 @@ func benchProxyChat(b *testing.B, tp trace.TracerProvider) {
 	defer s.Close()
 	h.tracing = newTracing(tp) // before the first request
 	body := []byte(`{"model":"tiny","stream":false,"messages":[{"role":"user","content":"hi"}],"options":{"num_predict":32}}`)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		for pb.Next() {
-			resp, err := c.Post(s.URL+"/api/chat", "application/json", bytes.NewReader(body))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
+	postChats(b, s.URL, body)
 }
 
 // BenchmarkPeekBody is the request-body scan alone.
@@ -99,23 +83,7 @@ func BenchmarkProxyChatStream(b *testing.B) {
 	s, _, _ := minimalBridge(&testing.T{}, nil, up.URL)
 	defer s.Close()
 	body := []byte(`{"model":"tiny","stream":true,"messages":[{"role":"user","content":"hi"}],"options":{"num_predict":32}}`)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		for pb.Next() {
-			resp, err := c.Post(s.URL+"/api/chat", "application/json", bytes.NewReader(body))
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				b.Errorf("status %d", resp.StatusCode)
-				return
-			}
-		}
-	})
+	postChats(b, s.URL, body)
 }
 
 // BenchmarkChunkScans compares the relay's per-chunk scans on a typical
@@ -139,6 +107,29 @@ func BenchmarkChunkScans(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			bytes.Count(chunk, newline)
+		}
+	})
+}
+
+// postChats posts body to /api/chat from parallel keep-alive clients, b.N
+// times in all, and fails on any non-200: the client side of every proxy
+// benchmark here.
+func postChats(b *testing.B, bridgeURL string, body []byte) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		for pb.Next() {
+			resp, err := c.Post(bridgeURL+"/api/chat", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
 		}
 	})
 }
