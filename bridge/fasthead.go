@@ -80,77 +80,102 @@ func parseHead(b []byte) (h reqHead, ok bool) {
 		h.path, h.query = h.target[:q], h.target[q+1:]
 	}
 
-	// Header fields: count them first, so that the map and the values are
-	// one allocation each.
-	fields := s[eol+2:]
+	fields, ok := parseFields(s[eol+2:])
+	if !ok || fields.hosts != 1 || fields.lengths > 1 || fields.te != "" || fields.other {
+		return h, false
+	}
+	h.header, h.host, h.contentLength, h.close = fields.header, fields.host, fields.contentLength, fields.close
+	return h, true
+}
+
+// headFields is a head's header fields and the facts about them both sides
+// of the bridge decide on.
+type headFields struct {
+	header        http.Header
+	host          string // promoted out of header, as net/http does
+	hosts         int
+	contentLength int64
+	lengths       int
+	te            string // Transfer-Encoding, removed from header
+	close         bool   // Connection: close
+	other         bool   // Expect, Upgrade, TE, or a Connection option besides close/keep-alive
+}
+
+// parseFields parses header field lines (CRLF-separated, without the blank
+// line). ok false: something the fast paths leave to net/http — obs-fold,
+// a bad name or value, an unparsable Content-Length.
+func parseFields(fields string) (f headFields, ok bool) {
+	// Count the fields first, so that the map and the values are one
+	// allocation each.
 	n := 0
-	for i := 0; i < len(fields); i++ {
-		if fields[i] == '\n' {
-			n++
+	if len(fields) > 0 {
+		n = 1
+		for i := 0; i < len(fields); i++ {
+			if fields[i] == '\n' {
+				n++
+			}
 		}
 	}
-	n++ // the last field has no CRLF after it (trimmed above)
-	if len(fields) == 0 {
-		n = 0
-	}
-	h.header = make(http.Header, n)
+	f.header = make(http.Header, n)
 	vals := make([]string, n)
-	hosts, lengths := 0, 0
 	for i := 0; len(fields) > 0; i++ {
-		var f string
+		var line string
 		if j := indexCRLF(fields); j >= 0 {
-			f, fields = fields[:j], fields[j+2:]
+			line, fields = fields[:j], fields[j+2:]
 		} else {
-			f, fields = fields, ""
+			line, fields = fields, ""
 		}
-		colon := indexByteStr(f, ':')
+		colon := indexByteStr(line, ':')
 		if colon <= 0 {
-			return h, false // includes obs-fold continuation lines
+			return f, false // includes obs-fold continuation lines
 		}
-		name := f[:colon]
+		name := line[:colon]
 		if !isToken(name) {
-			return h, false
+			return f, false
 		}
-		v := trimOWS(f[colon+1:])
+		v := trimOWS(line[colon+1:])
 		if !validFieldValue(v) {
-			return h, false
+			return f, false
 		}
 		key := canonicalKey(name)
 		switch key {
 		case "Host":
-			hosts++
-			h.host = v
+			f.hosts++
+			f.host = v
 			if !validHost(v) {
-				return h, false
+				return f, false
 			}
-			continue // net/http promotes Host out of the header map
+			continue
 		case "Content-Length":
-			lengths++
+			f.lengths++
 			cl, ok := parseContentLength(v)
 			if !ok {
-				return h, false
+				return f, false
 			}
-			h.contentLength = cl
-		case "Transfer-Encoding", "Expect", "Upgrade", "Te":
-			return h, false
+			f.contentLength = cl
+		case "Transfer-Encoding":
+			if f.te != "" {
+				return f, false
+			}
+			f.te = v
+			continue
+		case "Expect", "Upgrade", "Te":
+			f.other = true
 		case "Connection":
 			c, ok := connectionClose(v)
 			if !ok {
-				return h, false
+				f.other = true
 			}
-			h.close = h.close || c
+			f.close = f.close || c
 		}
-		if old, dup := h.header[key]; dup {
-			h.header[key] = append(old, v)
+		if old, dup := f.header[key]; dup {
+			f.header[key] = append(old, v)
 			continue
 		}
 		vals[i] = v
-		h.header[key] = vals[i : i+1 : i+1]
+		f.header[key] = vals[i : i+1 : i+1]
 	}
-	if hosts != 1 || lengths > 1 {
-		return h, false
-	}
-	return h, true
+	return f, true
 }
 
 func indexCRLF(s string) int {

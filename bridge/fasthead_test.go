@@ -3,6 +3,7 @@ package bridge
 import (
 	"bufio"
 	"bytes"
+	"io"
 	"net/http"
 	"slices"
 	"testing"
@@ -81,4 +82,60 @@ func TestParseHeadHandsOffTheUnusual(t *testing.T) {
 			t.Errorf("parseHead(%q) took it; want a hand-off to net/http", s)
 		}
 	}
+}
+
+// FuzzReadResponse holds the hand-parsed upstream answers to
+// http.ReadResponse: same status, length, close flag, header and body.
+func FuzzReadResponse(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nDate: Fri, 27 Nov 2026 02:49:35 GMT\r\nContent-Length: 2\r\n\r\n{}",
+		"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+		"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 5\r\n\r\nnope!",
+		"HTTP/1.1 204 No Content\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nX-Trailer: 1\r\n\r\n",
+		"HTTP/1.1 503 \r\nContent-Length: 0\r\n\r\n",
+	} {
+		f.Add([]byte(s), false)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, head bool) {
+		method := http.MethodPost
+		if head {
+			method = http.MethodHead
+		}
+		n, v := scanHead(b)
+		if v != headComplete {
+			return
+		}
+		var x exchange
+		if !x.parseResponse(b[:n], bufio.NewReader(bytes.NewReader(b[n:])), method) {
+			return
+		}
+		got := &x.respBuf
+		gotBody, gotErr := io.ReadAll(got.Body)
+		var req *http.Request
+		if head {
+			req = &http.Request{Method: http.MethodHead}
+		}
+		want, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(b)), req)
+		if err != nil {
+			t.Fatalf("hand parser accepted what http.ReadResponse rejects (%v): %q", err, b)
+		}
+		wantBody, wantErr := io.ReadAll(want.Body)
+		if got.StatusCode != want.StatusCode || got.Status != want.Status || got.Close != want.Close ||
+			got.ContentLength != want.ContentLength {
+			t.Fatalf("%q:\nReadResponse: %q %d close=%v len=%d\nhand:         %q %d close=%v len=%d", b,
+				want.Status, want.StatusCode, want.Close, want.ContentLength, got.Status, got.StatusCode, got.Close, got.ContentLength)
+		}
+		if (gotErr == nil) != (wantErr == nil) || !bytes.Equal(gotBody, wantBody) {
+			t.Fatalf("%q: body %q (%v), ReadResponse %q (%v)", b, gotBody, gotErr, wantBody, wantErr)
+		}
+		for k, vs := range want.Header {
+			if !slices.Equal(vs, got.Header[k]) {
+				t.Fatalf("%q: field %s: ReadResponse %q, hand %q", b, k, vs, got.Header[k])
+			}
+		}
+		if len(want.Header) != len(got.Header) {
+			t.Fatalf("%q: header %v, ReadResponse %v", b, got.Header, want.Header)
+		}
+	})
 }

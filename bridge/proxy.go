@@ -344,11 +344,7 @@ func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream
 			_, err = uc.br.Peek(1)
 		}
 		if err == nil {
-			var hr *http.Request
-			if r.Method == http.MethodHead {
-				hr = r
-			}
-			x.resp, err = http.ReadResponse(uc.br, hr)
+			x.resp, err = x.readResponse(uc.br, r.Method)
 			if err == nil {
 				return x, nil
 			}
@@ -374,6 +370,10 @@ type exchange struct {
 	deadline   bool // a read deadline is set and must be cleared before reuse
 	detached   bool // stopDead already called
 	poisoned   bool // a poison deadline fired: never reuse
+	// The answer, when parsed by hand (upresponse.go): no allocation.
+	respBuf   http.Response
+	lenBody   lengthBody
+	chunkBody chunkedBody
 }
 
 // detachDead stops the health checks from cutting this exchange (once the
