@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"net"
 	"sync"
 	"time"
 )
@@ -18,6 +19,10 @@ type reqCtx struct {
 	gone  bool // the client left (not merely the handler returning)
 	funcs []afterFunc
 	seq   uint64
+	// poison is an upstream connection to cut (a deadline in the past) when
+	// the request ends early: the proxy's one exchange at a time, kept in a
+	// slot rather than through AfterFunc (proxy.go).
+	poison net.Conn
 }
 
 type afterFunc struct {
@@ -85,10 +90,37 @@ func (c *reqCtx) cancel(err error) {
 	}
 	funcs := c.funcs
 	c.funcs = nil
+	if c.poison != nil {
+		_ = c.poison.SetDeadline(aLongTimeAgo)
+		c.poison = nil
+	}
 	c.mu.Unlock()
 	for _, a := range funcs {
 		go a.f()
 	}
+}
+
+// poisonOnDone has c's deadline set in the past once the context is done
+// (at once if it already is).
+func (c *reqCtx) poisonOnDone(conn net.Conn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		_ = conn.SetDeadline(aLongTimeAgo)
+		return
+	}
+	c.poison = conn
+}
+
+// stopPoison forgets conn; false means it was already cut.
+func (c *reqCtx) stopPoison(conn net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.poison == conn {
+		c.poison = nil
+		return true
+	}
+	return false
 }
 
 // clientGone reports whether the watch saw the client leave.

@@ -34,6 +34,7 @@ const pendingMax = 2 << 10
 func (w *fastResponse) reset(r *http.Request) {
 	if w.header == nil {
 		w.header = make(http.Header, 8)
+		w.pending = make([]byte, 0, pendingMax)
 	} else {
 		clear(w.header)
 	}
@@ -91,12 +92,12 @@ func (w *fastResponse) Write(p []byte) (int, error) {
 		}
 		// The first bytes of the body, for sniffing a Content-Type.
 		n := len(w.pending)
-		first := append(w.pending, p[:min(len(p), max(0, sniffLen-n))]...)
-		w.commit(first, false)
-		w.pending = w.pending[:0]
-		if n > 0 {
-			w.writeBody(first[:n])
+		w.pending = append(w.pending, p[:min(len(p), max(0, sniffLen-n))]...)
+		w.commit(w.pending, false)
+		if n > 0 && w.req.Method != http.MethodHead {
+			w.writeBody(w.pending[:n])
 		}
+		w.pending = w.pending[:0]
 	}
 	if w.req.Method != http.MethodHead {
 		w.writeBody(p)
@@ -301,8 +302,10 @@ func (w *fastResponse) writeBody(p []byte) {
 	b := w.c.bw
 	var err error
 	if w.chunked {
-		var num [16]byte
-		b.Write(strconv.AppendInt(num[:0], int64(len(p)), 16))
+		if b.Available() < 18 {
+			_ = b.Flush()
+		}
+		b.Write(strconv.AppendInt(b.AvailableBuffer(), int64(len(p)), 16))
 		b.WriteString("\r\n")
 		b.Write(p)
 		_, err = b.WriteString("\r\n")
