@@ -2,7 +2,12 @@ package bridge
 
 import (
 	"io"
+	"time"
 )
+
+// maxDiscard is how much unread request body is skipped to keep the
+// connection (net/http's maxPostHandlerReadBytes).
+const maxDiscard = 256 << 10
 
 // fastBody is a fast-server request's body: exactly Content-Length bytes
 // from the connection's reader. Reused across the connection's requests.
@@ -37,6 +42,18 @@ func (b *fastBody) Read(p []byte) (int, error) {
 		err = io.ErrUnexpectedEOF
 	}
 	return n, err
+}
+
+// discard skips the rest of the body, within timeout, if it is at most
+// maxDiscard; false means the connection must close.
+func (b *fastBody) discard(timeout time.Duration) bool {
+	if b.n > maxDiscard {
+		return false
+	}
+	_ = b.c.nc.SetReadDeadline(time.Now().Add(timeout))
+	_, err := io.Copy(io.Discard, b)
+	_ = b.c.nc.SetReadDeadline(time.Time{})
+	return err == nil && b.n == 0
 }
 
 // Close leaves unread bytes unread: the connection then closes after the

@@ -21,6 +21,7 @@ type fastResponse struct {
 	committed  bool // the head is in the write buffer
 	chunked    bool
 	closeAfter bool
+	fullDuplex bool // EnableFullDuplex: an unread body is not discarded at commit
 	length     int64 // Content-Length the handler set, -1 if none
 	written    int64
 	pending    []byte // body held back until the head is committed
@@ -39,7 +40,7 @@ func (w *fastResponse) reset(r *http.Request) {
 		clear(w.header)
 	}
 	w.req, w.status = r, 0
-	w.wroteHead, w.committed, w.chunked, w.closeAfter = false, false, false, false
+	w.wroteHead, w.committed, w.chunked, w.closeAfter, w.fullDuplex = false, false, false, false, false
 	w.length, w.written, w.err = -1, 0, nil
 	w.pending = w.pending[:0]
 }
@@ -135,7 +136,7 @@ func (w *fastResponse) FlushError() error {
 // the body after writing has started never closes anything.
 func (w *fastResponse) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
 func (w *fastResponse) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
-func (w *fastResponse) EnableFullDuplex() error            { return nil }
+func (w *fastResponse) EnableFullDuplex() error            { w.fullDuplex = true; return nil }
 
 // finish ends the response after the handler returned.
 func (w *fastResponse) finish() error {
@@ -188,6 +189,12 @@ func (w *fastResponse) commit(first []byte, done bool) {
 		ex.contentLength = strconv.Itoa(len(first))
 	}
 	if w.req.Close || w.c.srv.closing.Load() || h.Get("Connection") == "close" {
+		w.closeAfter = true
+	}
+	if !w.closeAfter && !w.fullDuplex && w.c.body.remaining() > 0 && !w.c.body.discard(w.c.srv.cfg.ReadBodyTimeout) {
+		// A body the handler did not read, and too big or too slow to
+		// skip: the connection is not at a request boundary (net/http
+		// does the same, with the same bound).
 		w.closeAfter = true
 	}
 	if bodyAllowed {

@@ -54,6 +54,8 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, `{"error":"busy"}`)
 	case "/unread":
+		_, _ = io.WriteString(w, "did not read")
+	case "/unread-close":
 		w.Header().Set("Connection", "close")
 		_, _ = io.WriteString(w, "did not read")
 	case "/abort":
@@ -147,7 +149,9 @@ func TestFastServerMatchesNetHTTP(t *testing.T) {
 		"head computed":      "HEAD /sniff HTTP/1.1\r\nHost: x\r\n\r\n",
 		"keep-alive x2":      get("/length") + get("/echo?second"),
 		"close":              get("/length", "Connection: close\r\n") + get("/echo"),
-		"unread body":        post("/unread", "0123456789"),
+		"unread body":        post("/unread", "0123456789") + post("/echo", "next"),
+		"unread, close":      post("/unread-close", "0123456789") + post("/echo", "next"),
+		"unread big body":    post("/unread", strings.Repeat("b", 300<<10)) + post("/echo", "next"),
 		"abort":              get("/abort"),
 		"pipelined posts":    post("/echo", "one") + post("/echo", "two") + post("/echo", "three"),
 		"chunked body":       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
