@@ -237,62 +237,45 @@ func canonicalKey(name string) string {
 }
 
 // isToken: RFC 9110 §5.6.2 tchar+.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x80 || !tokenChar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-var tokenChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
+func isToken(s string) bool { return s != "" && allIn(s, &tokenChar) }
 
 // validTarget accepts an origin-form target whose path and query need no
 // escaping: url.URL.EscapedPath gives back exactly these bytes, so the
 // request goes upstream as the client wrote it. Percent-encoding, fragments
 // and anything outside RFC 3986's pchar set go to net/http.
-func validTarget(t string) bool {
-	if len(t) == 0 || t[0] != '/' {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if c >= 0x80 || !targetChar[c] {
+func validTarget(t string) bool { return t != "" && t[0] == '/' && allIn(t, &targetChar) }
+
+// charSet is an ASCII character class.
+type charSet [128]bool
+
+func allIn(s string, set *charSet) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 || !set[c] {
 			return false
 		}
 	}
 	return true
 }
 
-var targetChar = func() (t [128]bool) {
+// alnumPlus is the letters and digits plus extra.
+func alnumPlus(extra string) (t charSet) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
 	for c := 'a'; c <= 'z'; c++ {
 		t[c], t[c-'a'+'A'] = true, true
 	}
-	// unreserved, sub-delims, ':', '@', '/', '?' (query)
-	for _, c := range "-._~!$&'()*+,;=:@/?" {
+	for _, c := range extra {
 		t[c] = true
 	}
 	return t
-}()
+}
+
+// Read-only tables.
+var (
+	tokenChar  = alnumPlus("!#$%&'*+-.^_`|~")
+	targetChar = alnumPlus("-._~!$&'()*+,;=:@/?") // unreserved, sub-delims, ':', '@', '/', '?' (query)
+)
 
 // validFieldValue: visible ASCII, obs-text, space and tab; no CR, LF, NUL or
 // other control characters.
