@@ -81,7 +81,7 @@ func parseHead(b []byte) (h reqHead, ok bool) {
 	}
 
 	fields, ok := parseFields(s[eol+2:])
-	if !ok || fields.hosts != 1 || fields.lengths > 1 || fields.te != "" || fields.other {
+	if !ok || fields.hosts != 1 || fields.lengths > 1 || fields.hasTE || fields.other {
 		return h, false
 	}
 	h.header, h.host, h.contentLength, h.close = fields.header, fields.host, fields.contentLength, fields.close
@@ -97,6 +97,7 @@ type headFields struct {
 	contentLength int64
 	lengths       int
 	te            string // Transfer-Encoding, removed from header
+	hasTE         bool   // the field is present (even empty)
 	close         bool   // Connection: close
 	other         bool   // Expect, Upgrade, TE, or a Connection option besides close/keep-alive
 }
@@ -154,10 +155,10 @@ func parseFields(fields string) (f headFields, ok bool) {
 			}
 			f.contentLength = cl
 		case "Transfer-Encoding":
-			if f.te != "" {
+			if f.hasTE {
 				return f, false
 			}
-			f.te = v
+			f.te, f.hasTE = v, true
 			continue
 		case "Expect", "Upgrade", "Te":
 			f.other = true

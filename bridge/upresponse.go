@@ -75,9 +75,12 @@ func (x *exchange) parseResponse(b []byte, br *bufio.Reader, method string) bool
 	}
 	chunked := false
 	switch {
-	case f.te == "":
+	case !f.hasTE:
 	case asciiEqualFold(f.te, "chunked") && f.lengths == 0:
 		chunked = true
+		if _, ok := f.header["Trailer"]; ok {
+			return false // declared trailers: http.ReadResponse's
+		}
 	default:
 		return false
 	}
@@ -163,10 +166,36 @@ func (b *chunkedBody) readTrailer() error {
 			}
 			return err
 		}
-		if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
+		if len(line) < 2 || line[len(line)-2] != '\r' {
+			return errBadTrailer // as net/http: CRLF, nothing else
+		}
+		if len(line) == 2 {
 			return io.EOF
+		}
+		// A trailer field: dropped (the bridge relays no trailers), but it
+		// must be one, as http.ReadResponse insists.
+		f := string(line[:len(line)-2])
+		colon := indexByteStr(f, ':')
+		if colon < 0 || !trailerName(f[:colon]) || !validFieldValue(f[colon+1:]) {
+			return errBadTrailer
 		}
 	}
 }
 
 func (b *chunkedBody) Close() error { return nil }
+
+var errBadTrailer = errors.New("malformed chunked trailer")
+
+// trailerName is as lax as net/textproto: token characters and spaces
+// (golang/go#34540).
+func trailerName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c != ' ' && (c >= 0x80 || !tokenChar[c]) {
+			return false
+		}
+	}
+	return true
+}
