@@ -91,6 +91,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			if countIn {
 				inToks.scan(chunk)
 			}
+			if req.capture != nil {
+				req.capture.add(chunk)
+			}
 			var now time.Time
 			if rc != nil {
 				now = h.clock()
@@ -126,6 +129,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	if rerr == io.EOF && !errLine {
 		x.release()
 		done(nil)
+		if req.capture != nil && resp.StatusCode == http.StatusOK {
+			req.capture.complete(resp.Header.Get("Content-Type"))
+		}
 		if resp.StatusCode >= 400 {
 			u.m.clientError.Inc()
 		} else {
