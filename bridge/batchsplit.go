@@ -96,7 +96,7 @@ func (h *Handler) callInternal(ctx context.Context, st *state, req *request, bod
 			res.ctype, res.body = errorBody(req.route.openai, res.status, res.sub.err.Error())
 		}
 	}()
-	st.budget.onRequest()
+	// No budget.onRequest: every member was counted as it came in.
 	h.forward(bw, r, st, sr, start)
 	return internalResult{status: bw.status, ctype: bw.h.Get("Content-Type"), body: bw.body.Bytes(), sub: res.sub}
 }
@@ -199,8 +199,8 @@ func splitAnswer(b *batch, openai bool, body []byte) ([][]byte, error) {
 	return out, nil
 }
 
-// apportion splits total over the members by input bytes, largest
-// remainder first, so the parts add up to total.
+// apportion splits total over the members by input bytes (floors, then one
+// more each for the first members with input), so the parts add up to total.
 func apportion(total int, ms []*batchMember) []int {
 	sum := 0
 	for _, m := range ms {
@@ -215,9 +215,12 @@ func apportion(total int, ms []*batchMember) []int {
 		out[i] = total * m.weight / sum
 		given += out[i]
 	}
-	for i := 0; given < total; i = (i + 1) % len(ms) {
-		out[i]++
-		given++
+	// Each floor lost less than one: fewer than len(ms) are left over.
+	for i := 0; given < total && i < len(ms); i++ {
+		if ms[i].weight > 0 {
+			out[i]++
+			given++
+		}
 	}
 	return out
 }
