@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"math"
@@ -72,7 +73,7 @@ func newResponseCache(cfg CacheConfig, reg prometheus.Registerer, clock func() t
 	}
 	c.m = newCacheMetrics(reg, func() float64 { return float64(c.mem.WeightedSize()) })
 	if cfg.Backend != "memory" {
-		if c.redis, err = newRedisTier(cfg, clock); err != nil {
+		if c.redis, err = newRedisTier(cfg, clock, log); err != nil {
 			return nil, err
 		}
 	}
@@ -151,6 +152,17 @@ func (c *capture) add(b []byte) {
 		return
 	}
 	c.buf = append(c.buf, b...)
+}
+
+// completeIfEnded completes a stream whose last message is its protocol's
+// final one (SSE data: [DONE], or an NDJSON object with "done":true): the
+// whole answer arrived even though the read did not reach EOF.
+func (c *capture) completeIfEnded(contentType string, sse bool) {
+	b := bytes.TrimRight(c.buf, "\r\n")
+	if sse && bytes.HasSuffix(b, []byte("data: [DONE]")) ||
+		!sse && bytes.Contains(b[bytes.LastIndexByte(b, '\n')+1:], []byte(`"done":true`)) {
+		c.complete(contentType)
+	}
 }
 
 func (c *capture) complete(contentType string) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -26,15 +28,20 @@ type redisTier struct {
 	clock   func() time.Time
 }
 
-func newRedisTier(cfg CacheConfig, clock func() time.Time) (*redisTier, error) {
+func newRedisTier(cfg CacheConfig, clock func() time.Time, log *slog.Logger) (*redisTier, error) {
 	opt, err := redis.ParseURL(cfg.Backend)
 	if err != nil {
 		return nil, err
 	}
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = cfg.RedisTimeout, cfg.RedisTimeout, cfg.RedisTimeout
-	opt.MaxRetries = -1 // one try: the request must not wait on a dead Redis
+	opt.MaxRetries = -1   // one try: the request must not wait on a dead Redis
+	opt.DialerRetries = 1 // nor on five dials to a port that refuses
 	opt.DisableIdentity = true
 	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	// go-redis has one process-wide logger (plain text on stderr); its lines
+	// go into the bridge's JSON log instead, at debug: each failure that
+	// matters is already logged once per back-off by the cache.
+	redis.SetLogger(redisLogger{log})
 	return &redisTier{client: redis.NewClient(opt), ttl: cfg.TTL, timeout: cfg.RedisTimeout, backoff: cfg.RedisBackoff, clock: clock}, nil
 }
 
@@ -85,6 +92,13 @@ func (t *redisTier) set(k cacheKey, e *cacheEntry) error {
 		return err
 	}
 	return nil
+}
+
+// redisLogger routes go-redis's messages to slog.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+fmt.Sprintf(format, v...))
 }
 
 // entryMagic versions the stored format.

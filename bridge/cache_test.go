@@ -169,6 +169,24 @@ func TestCacheCoalescesConcurrentMisses(t *testing.T) {
 		t.Errorf("%d MISS, %v coalesced + %v hits; want 1 MISS and 49 served without a call", misses, coalesced, hits)
 	}
 	t.Logf("50 concurrent identical requests: 1 upstream call, %v coalesced onto it, %v later hits", coalesced, hits)
+
+	// Streamed: the followers get the leader's whole stream replayed, and
+	// each one is a valid NDJSON stream ending in done.
+	streamed := strings.Replace(greedyChat, `"stream":false`, `"stream":true`, 1)
+	bodies := make([]string, 10)
+	for i := range bodies {
+		bodies[i] = streamed
+	}
+	codes, outs := concurrently(t, b.URL+"/api/chat", bodies)
+	for i := range outs {
+		lines := readLines(t, strings.NewReader(outs[i]))
+		if codes[i] != 200 || outs[i] != outs[0] || len(lines) < 2 || !strings.Contains(lines[len(lines)-1], `"done":true`) {
+			t.Errorf("streamed request %d: %d %q", i, codes[i], outs[i])
+		}
+	}
+	if n := simCalls(t, sim, "/api/chat"); n != 2 {
+		t.Errorf("then 10 concurrent identical streamed misses: %v upstream calls in all; want 2", n)
+	}
 }
 
 func TestCacheStreamedReplayParsesWithOfficialClients(t *testing.T) {

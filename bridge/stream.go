@@ -142,6 +142,11 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	clientGone := r.Context().Err() != nil
 	x.close()
 	if clientGone {
+		if req.capture != nil && resp.StatusCode == http.StatusOK && !errLine {
+			// A client may hang up as soon as it has the stream's last
+			// message (openai-go after [DONE]), before the upstream's EOF.
+			req.capture.completeIfEnded(resp.Header.Get("Content-Type"), sse)
+		}
 		done(nil)
 		u.m.canceled.Inc()
 		return attemptResult{code: statusClientClosed, err: r.Context().Err()}
