@@ -7,9 +7,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsbridge/dsbridge/internal/testproc"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // TestCacheTenantsDoNotShare runs the handler in-process, in front of a real
@@ -79,4 +81,39 @@ func TestCacheOffAllocs(t *testing.T) {
 		t.Errorf("%d upstream calls for 201 identical deterministic chats; want 1", calls.Load())
 	}
 	t.Logf("allocs per chat: cache off %.0f, cache hit %.0f (key: decode and re-encode of the body)", off, hit)
+}
+
+// TestCacheMemoryTierBounds: past memory_bytes W-TinyLFU evicts (counted),
+// and an entry past its TTL is gone (counted).
+func TestCacheMemoryTierBounds(t *testing.T) {
+	cfg := defaultCacheConfig()
+	cfg.Backend, cfg.MemoryBytes, cfg.MaxEntryBytes, cfg.TTL = "memory", 8<<10, 1<<10, 200*time.Millisecond
+	c, err := newResponseCache(cfg, prometheus.NewRegistry(), time.Now, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	for i := 0; i < 100; i++ {
+		c.store(cacheKey{byte(i)}, &cacheEntry{contentType: "application/json", body: make([]byte, 500)})
+	}
+	c.mem.CleanUp()
+	if got := c.mem.WeightedSize(); got > uint64(cfg.MemoryBytes) {
+		t.Errorf("memory tier holds %d bytes; bound %d", got, cfg.MemoryBytes)
+	}
+	// otter runs deletion listeners on goroutines of their own.
+	testproc.Eventually(t, 5*time.Second, "evictions{size} counted for most of 100 entries of ~770 bytes in 8 KiB",
+		func() bool { return testutil.ToFloat64(c.m.evictSize) >= 50 })
+	k := cacheKey{0xff}
+	c.store(k, &cacheEntry{body: []byte("x")})
+	if c.lookup(t.Context(), k) == nil {
+		t.Fatal("a fresh entry is missing")
+	}
+	time.Sleep(400 * time.Millisecond)
+	if c.lookup(t.Context(), k) != nil {
+		t.Error("an entry past its TTL was served")
+	}
+	testproc.Eventually(t, 5*time.Second, "evictions{expired} counted", func() bool {
+		c.mem.CleanUp()
+		return testutil.ToFloat64(c.m.evictExpired) >= 1
+	})
 }

@@ -265,3 +265,31 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
+
+func TestCacheStoresOnlyCompleteAnswers(t *testing.T) {
+	sim := startSim(t)
+	b := cachedBridge(t, "memory", sim)
+	streamed := strings.Replace(greedyChat, `"stream":false`, `"stream":true`, 1)
+	for _, fault := range []string{
+		`{"kind":"error_line","after_tokens":2,"message":"runner died","paths":["/api/chat"]}`,
+		`{"kind":"cut_stream","after_tokens":2,"paths":["/api/chat"]}`,
+		`{"kind":"error","status":500,"message":"boom","paths":["/api/chat"]}`,
+	} {
+		setFaults(t, sim, fault)
+		before := simCalls(t, sim, "/api/chat")
+		for i := 0; i < 2; i++ {
+			if _, x, _ := postX(t, b.URL+"/api/chat", streamed); x != "MISS" {
+				t.Errorf("%s, request %d: X-Cache %s; a failed answer must not be stored", fault, i, x)
+			}
+		}
+		if n := simCalls(t, sim, "/api/chat") - before; n < 2 {
+			t.Errorf("%s: %v upstream calls for 2 requests; want 2 (nothing stored)", fault, n)
+		}
+	}
+	setFaults(t, sim, "")
+	_, x1, _ := postX(t, b.URL+"/api/chat", streamed)
+	_, x2, _ := postX(t, b.URL+"/api/chat", streamed)
+	if x1 != "MISS" || x2 != "HIT" {
+		t.Errorf("faults off: X-Cache %s then %s; want MISS then HIT", x1, x2)
+	}
+}
