@@ -149,6 +149,10 @@ func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, rt *route,
 		return
 	}
 	st := h.state.Load()
+	if rt.name == "blobs" {
+		h.serveBlob(w, r, rt, id, st, start)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, st.cfg.Server.MaxBodyBytes+1))
 	if err != nil || int64(len(body)) > st.cfg.Server.MaxBodyBytes {
 		writeError(w, false, http.StatusRequestEntityTooLarge, errBodyTooLarge.Error())
@@ -166,12 +170,7 @@ func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, rt *route,
 			stream = p.stream
 		}
 	}
-	var targets []*Upstream
-	for _, u := range st.pool.all {
-		if u.healthy.Load() {
-			targets = append(targets, u)
-		}
-	}
+	targets := st.pool.healthyUpstreams()
 	if len(targets) == 0 {
 		writeError(w, false, http.StatusServiceUnavailable, errNoUpstream.Error())
 		return

@@ -71,6 +71,8 @@ func routeTable() []route {
 		{name: "create", path: "/api/create", allow: "POST", kind: kindManage, streams: true},
 		{name: "copy", path: "/api/copy", allow: "POST", kind: kindManage},
 		{name: "delete", path: "/api/delete", allow: "DELETE", kind: kindManage},
+		// /api/blobs/{digest}: the upload half of create (api_blobs.go).
+		{name: "blobs", path: "/api/blobs/", allow: "HEAD, POST", kind: kindManage},
 		{name: "v1_chat", path: "/v1/chat/completions", allow: "POST", kind: kindModel, openai: true, tokens: true},
 		{name: "v1_completions", path: "/v1/completions", allow: "POST", kind: kindModel, openai: true, tokens: true},
 		{name: "v1_embeddings", path: "/v1/embeddings", allow: "POST", kind: kindModel, openai: true},
@@ -96,6 +98,7 @@ func routeTable() []route {
 type routes struct {
 	byPath  map[string]*route
 	v1Model *route
+	blobs   *route
 	pprof   *route
 	other   *route
 	all     []route
@@ -108,6 +111,8 @@ func newRoutes() *routes {
 		switch {
 		case r.kind == kindV1Model:
 			rs.v1Model = r
+		case r.name == "blobs":
+			rs.blobs = r
 		case r.kind == kindPprof:
 			rs.pprof = r
 		case r.path == "":
@@ -126,6 +131,9 @@ func (rs *routes) lookup(path string) *route {
 	if len(path) > len(rs.v1Model.path) && strings.HasPrefix(path, rs.v1Model.path) {
 		return rs.v1Model
 	}
+	if len(path) > len(rs.blobs.path) && strings.HasPrefix(path, rs.blobs.path) {
+		return rs.blobs
+	}
 	if strings.HasPrefix(path, rs.pprof.path) {
 		return rs.pprof
 	}
@@ -143,6 +151,8 @@ func (r *route) methodAllowed(m string) bool {
 		return m == http.MethodDelete
 	case "GET, HEAD":
 		return m == http.MethodGet || m == http.MethodHead
+	case "HEAD, POST":
+		return m == http.MethodHead || m == http.MethodPost
 	}
 	return false
 }

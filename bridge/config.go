@@ -133,6 +133,10 @@ type ServerConfig struct {
 	// DrainDelay keeps serving (while /ready says 503) before the listener
 	// closes, so a load balancer notices first. Default 0.
 	DrainDelay time.Duration `yaml:"drain_delay"`
+	// Engine is the HTTP/1.1 server: "fast" (default: the bridge's own loop
+	// for plain requests, net/http for the rest; fastserver.go) or
+	// "net/http" (net/http for everything). Read at start-up only.
+	Engine string `yaml:"engine"`
 }
 
 // LogConfig: Level is debug|info|warn|error. Access is "errors" (default:
@@ -163,7 +167,7 @@ func DefaultConfig() Config {
 			Write: 60 * time.Second},
 		Retry: RetryConfig{MaxAttempts: 3, BudgetRatio: 0.2, BudgetMin: 10},
 		Server: ServerConfig{ReadHeaderTimeout: 10 * time.Second, ReadBodyTimeout: 60 * time.Second,
-			IdleTimeout: 120 * time.Second, MaxBodyBytes: 16 << 20, Grace: 30 * time.Second},
+			IdleTimeout: 120 * time.Second, MaxBodyBytes: 16 << 20, Grace: 30 * time.Second, Engine: "fast"},
 		Log: LogConfig{Level: "info", Access: "errors", Elasticsearch: LogElasticsearchConfig{IndexPrefix: "dsbridge-logs",
 			Buffer: 10000, FlushInterval: time.Second}},
 		Cache: defaultCacheConfig(),
@@ -290,6 +294,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.DrainDelay < 0 {
 		errs = append(errs, errors.New("server.drain_delay: want >= 0"))
+	}
+	switch c.Server.Engine {
+	case "fast", "net/http":
+	default:
+		errs = append(errs, fmt.Errorf("server.engine %q: want fast or net/http", c.Server.Engine))
 	}
 	switch c.Log.Access {
 	case "errors", "all", "none":

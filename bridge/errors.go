@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // Every failure the bridge answers itself goes through writeError, and every
@@ -137,4 +138,19 @@ func hasPrefixFold(s, prefix string) bool {
 		}
 	}
 	return true
+}
+
+// errorMessage is the "error" of an Ollama error body, or the body itself,
+// or the status when the body is empty.
+func errorMessage(body []byte, status string) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error != "" {
+		return e.Error
+	}
+	if b := strings.TrimSpace(string(body)); b != "" {
+		return b
+	}
+	return status
 }

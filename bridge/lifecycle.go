@@ -32,7 +32,7 @@ func Run(ctx context.Context, cfg Config, o Options, reloads <-chan os.Signal, r
 	defer stopHealth()
 	h.Start(healthCtx)
 
-	srv := &http.Server{
+	std := &http.Server{
 		Handler: h,
 		// Slowloris: a client must send its headers within this time. The
 		// body has its own bound (server.read_body_timeout, set per request
@@ -41,6 +41,10 @@ func Run(ctx context.Context, cfg Config, o Options, reloads <-chan os.Signal, r
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+	}
+	var srv httpServer = std
+	if cfg.Server.Engine != "net/http" {
+		srv = newFastServer(h, std, cfg.Server, logger)
 	}
 
 	var g run.Group
@@ -102,4 +106,12 @@ func Run(ctx context.Context, cfg Config, o Options, reloads <-chan os.Signal, r
 	h.Close()
 	logger.Info("stopped")
 	return err
+}
+
+// httpServer is what Run needs of a server: http.Server, or the fast
+// server in front of one.
+type httpServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }

@@ -91,6 +91,18 @@ func (p *Pool) fleetTier(model string) int {
 }
 
 // ready is true when some upstream can serve.
+// healthyUpstreams is every instance the health checks pass, for calls
+// that fan out (management, blobs).
+func (p *Pool) healthyUpstreams() []*Upstream {
+	var us []*Upstream
+	for _, u := range p.all {
+		if u.healthy.Load() {
+			us = append(us, u)
+		}
+	}
+	return us
+}
+
 func (p *Pool) ready() bool {
 	now := p.clock().UnixNano()
 	for _, u := range p.all {

@@ -343,15 +343,20 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream) (*exchange, error) {
 	var x *exchange
 	for try := 0; try < 2; try++ {
-		x = &exchange{u: u, dead: u.dead.Load().ctx}
+		x = &exchange{u: u, dead: u.dead.Load()}
 		uc, err := u.conns.get(r.Context())
 		if err != nil {
 			return x, err
 		}
 		x.uc = uc
-		poison := func() { _ = uc.c.SetDeadline(aLongTimeAgo) }
-		x.stopClient = context.AfterFunc(r.Context(), poison)
-		x.stopDead = context.AfterFunc(x.dead, poison)
+		if rc, ok := r.Context().(*reqCtx); ok {
+			// The fast server's context: a slot, no allocation.
+			rc.poisonOnDone(uc.c)
+			x.client = rc
+		} else {
+			x.stopClient = context.AfterFunc(r.Context(), func() { _ = uc.c.SetDeadline(aLongTimeAgo) })
+		}
+		x.dead.watch(uc.c)
 		if req.stream {
 			x.deadline = true
 			_ = uc.c.SetReadDeadline(h.clock().Add(st.cfg.Timeouts.FirstByte))
@@ -361,17 +366,13 @@ func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream
 			_, err = uc.br.Peek(1)
 		}
 		if err == nil {
-			var hr *http.Request
-			if r.Method == http.MethodHead {
-				hr = r
-			}
-			x.resp, err = http.ReadResponse(uc.br, hr)
+			x.resp, err = x.readResponse(uc.br, r.Method)
 			if err == nil {
 				return x, nil
 			}
 		}
 		x.close()
-		if try == 1 || !isStale(uc, err) || r.Context().Err() != nil || x.dead.Err() != nil {
+		if try == 1 || !isStale(uc, err) || r.Context().Err() != nil || x.dead.err() != nil {
 			// x (closed) goes back too: attemptFailed reads its dead signal
 			// to name the cause.
 			return x, err
@@ -385,12 +386,16 @@ type exchange struct {
 	u          *Upstream
 	uc         *upConn
 	resp       *http.Response
-	dead       context.Context
-	stopClient func() bool
-	stopDead   func() bool
+	dead       *deadSignal
+	stopClient func() bool // net/http's request context
+	client     *reqCtx     // or the fast server's (fastctx.go)
 	deadline   bool // a read deadline is set and must be cleared before reuse
-	detached   bool // stopDead already called
+	detached   bool // dead.unwatch already called
 	poisoned   bool // a poison deadline fired: never reuse
+	// The answer, when parsed by hand (upresponse.go): no allocation.
+	respBuf   http.Response
+	lenBody   lengthBody
+	chunkBody chunkedBody
 }
 
 // detachDead stops the health checks from cutting this exchange (once the
@@ -398,10 +403,19 @@ type exchange struct {
 func (x *exchange) detachDead() {
 	if !x.detached {
 		x.detached = true
-		if !x.stopDead() {
+		if !x.dead.unwatch(x.uc.c) {
 			x.poisoned = true
 		}
 	}
+}
+
+// detachClient stops the client's leaving from cutting this exchange. It
+// reports false when the cut already happened.
+func (x *exchange) detachClient() bool {
+	if x.client != nil {
+		return x.client.stopPoison(x.uc.c)
+	}
+	return x.stopClient()
 }
 
 // close drops the connection: after an error or an unfinished body.
@@ -409,7 +423,7 @@ func (x *exchange) close() {
 	if x.uc == nil {
 		return
 	}
-	x.stopClient()
+	x.detachClient()
 	x.detachDead()
 	x.uc.c.Close()
 	if x.resp != nil {
@@ -424,7 +438,7 @@ func (x *exchange) release() {
 	if x.uc == nil {
 		return
 	}
-	okClient := x.stopClient()
+	okClient := x.detachClient()
 	x.detachDead()
 	if !okClient || x.poisoned || x.resp.Close {
 		x.close()

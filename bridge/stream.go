@@ -211,7 +211,7 @@ func (h *Handler) attemptFailed(r *http.Request, u *Upstream, x *exchange, err, 
 	why := reasonOther
 	var dial DialError
 	switch {
-	case x != nil && x.dead.Err() != nil:
+	case x != nil && x.dead.err() != nil:
 		err, why = errUpstreamDead, reasonDead
 	case isTimeout(err):
 		err, why = timeout, reasonTimeout

@@ -138,14 +138,22 @@ func (c *upConn) writeRequest(r *http.Request, host, pathPrefix, id string, body
 		}
 	}
 	if len(body) > 0 || r.Method == http.MethodPost {
-		var num [20]byte
 		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(num[:0], int64(len(body)), 10))
+		writeDecimal(w, len(body))
 		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
 	w.Write(body)
 	return w.Flush()
+}
+
+// writeDecimal writes n (>= 0) in decimal. Through bufio's AvailableBuffer,
+// so that no scratch array escapes to the heap.
+func writeDecimal(w *bufio.Writer, n int) {
+	if w.Available() < 20 {
+		_ = w.Flush()
+	}
+	_, _ = w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(n), 10))
 }
 
 // skipOutbound drops hop-by-hop headers and those the bridge sets itself.

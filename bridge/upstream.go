@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"errors"
 	"net/url"
 	"sync/atomic"
@@ -40,9 +39,9 @@ type Upstream struct {
 
 	models atomic.Pointer[modelSet]
 
-	// dead is cancelled when the health check declares the instance dead:
+	// dead is killed when the health check declares the instance dead:
 	// attempts in flight that have written nothing to their client watch it
-	// (context.AfterFunc) and are re-sent elsewhere.
+	// (deadsignal.go) and are re-sent elsewhere.
 	dead atomic.Pointer[deadSignal]
 
 	conns *connPool
@@ -51,11 +50,6 @@ type Upstream struct {
 	openFor time.Duration
 	clock   func() time.Time
 	m       upstreamMetrics
-}
-
-type deadSignal struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
 }
 
 // errUpstreamDead is the cause of attempts cut because health checks failed.
@@ -91,8 +85,7 @@ func newUpstream(cfg UpstreamConfig, c *Config, clock func() time.Time) *Upstrea
 		hashSeed: fnv64a([]byte(cfg.URL)), brkCfg: c.Breaker}
 	u.resetBreaker()
 	u.conns = newConnPool(t.Host, c.Timeouts.Dial)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	u.dead.Store(&deadSignal{ctx, cancel})
+	u.dead.Store(newDeadSignal())
 	u.healthy.Store(true)
 	return u
 }
@@ -147,9 +140,8 @@ func (u *Upstream) markDead() {
 	}
 	u.lastFail.Store(u.clock().UnixNano())
 	old := u.dead.Load()
-	ctx, cancel := context.WithCancelCause(context.Background())
-	u.dead.Store(&deadSignal{ctx, cancel})
-	old.cancel(errUpstreamDead)
+	u.dead.Store(newDeadSignal())
+	old.kill()
 	u.conns.closeIdle() // they lead to a process that stopped answering
 }
 

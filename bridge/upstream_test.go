@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -90,14 +91,34 @@ func TestMarkDeadCancelsWaiters(t *testing.T) {
 	cfg.Upstreams = []UpstreamConfig{{URL: "http://a:1"}}
 	_ = cfg.Validate()
 	u := newUpstream(cfg.Upstreams[0], &cfg, time.Now)
-	waiter := u.dead.Load().ctx
+	// A real connection waiting for an answer: markDead must wake its read.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waiter := u.dead.Load()
+	waiter.watch(c)
+	read := make(chan error, 1)
+	go func() { _, err := c.Read(make([]byte, 1)); read <- err }()
 	u.markDead()
 	select {
-	case <-waiter.Done():
-	default:
-		t.Fatal("waiter not cancelled")
+	case err := <-read:
+		if !isTimeout(err) {
+			t.Fatalf("waiting read ended with %v, want a deadline", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("waiter not cut")
 	}
-	if u.dead.Load().ctx.Err() != nil {
+	if waiter.unwatch(c) || waiter.err() == nil {
+		t.Fatal("the old signal does not say it was killed")
+	}
+	if u.dead.Load().err() != nil {
 		t.Fatal("new attempts inherit a dead signal")
 	}
 	if u.Available(time.Now().UnixNano()) {

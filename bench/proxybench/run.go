@@ -88,7 +88,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 			p.stop()
 		}
 	}()
-	if contains(cfg.targets, "bridge") || cfg.upstreamKind == "sim" {
+	if contains(cfg.targets, "bridge") || contains(cfg.targets, "bridge-nethttp") || cfg.upstreamKind == "sim" {
 		if e.dsbridge, err = dsbridgeBinary(ctx, cfg, dir, log); err != nil {
 			return nil, err
 		}
@@ -308,7 +308,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 // mallocs reads go_memstats_mallocs_total from the bridge's /metrics, or -1
 // when it is not the bridge or the bridge does not expose Go's collector.
 func (e *env) mallocs(ctx context.Context, t *target) float64 {
-	if t.Name != "bridge" {
+	if t.Name != "bridge" && t.Name != "bridge-nethttp" {
 		return -1
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -99,8 +99,16 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 		return t, p.waitHTTP(ctx, t.URL+"/api/version", 15*time.Second, is200)
 	case "bridge":
 		return e.startBridge(ctx, "bridge", nil)
+	case "bridge-nethttp":
+		// The same bridge on net/http's server alone: what the fast
+		// server (bridge/fastserver.go) is worth, in the same run.
+		t, err := e.startBridge(ctx, "bridge-nethttp", []string{"--server-engine", "net/http"})
+		if t != nil {
+			t.Name, t.Label = "bridge-nethttp", "dsbridge serve --server-engine net/http"
+		}
+		return t, err
 	}
-	return nil, fmt.Errorf("unknown target %q (want some of %s,haproxy)", name, strings.Join(allTargets(), ","))
+	return nil, fmt.Errorf("unknown target %q (want some of %s,haproxy,bridge-nethttp)", name, strings.Join(allTargets(), ","))
 }
 
 // startBridge starts `dsbridge serve` on the upstreams, as configured by
