@@ -39,6 +39,10 @@ type Config struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ on the listener. Off
 	// by default: profiles expose internals.
 	Pprof bool `yaml:"pprof"`
+	// Cache and Batch spare the fleet (cache_config.go); both off by
+	// default, read at start-up only.
+	Cache CacheConfig `yaml:"cache"`
+	Batch BatchConfig `yaml:"batch"`
 }
 
 // UpstreamConfig is one Ollama instance.
@@ -166,6 +170,8 @@ func DefaultConfig() Config {
 			IdleTimeout: 120 * time.Second, MaxBodyBytes: 16 << 20, Grace: 30 * time.Second, Engine: "fast"},
 		Log: LogConfig{Level: "info", Access: "errors", Elasticsearch: LogElasticsearchConfig{IndexPrefix: "dsbridge-logs",
 			Buffer: 10000, FlushInterval: time.Second}},
+		Cache: defaultCacheConfig(),
+		Batch: defaultBatchConfig(),
 	}
 }
 
@@ -303,6 +309,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Log.Elasticsearch.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Cache.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Batch.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

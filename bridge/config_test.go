@@ -49,6 +49,8 @@ server: {read_header_timeout: 5s, read_body_timeout: 10s, idle_timeout: 60s, max
 admin_token: t
 log: {level: debug, access: all, elasticsearch: {url: "http://127.0.0.1:9200", index_prefix: dsbridge-logs, buffer: 10000, flush_interval: 1s}}
 pprof: true
+cache: {backend: "redis://127.0.0.1:6379/0", ttl: 5m, memory_bytes: 67108864, max_entry_bytes: 1048576, redis_timeout: 250ms, redis_backoff: 1s}
+batch: {max_wait: 2ms, max_inputs: 256}
 `, ""},
 		// A typo must not silently keep a default.
 		{"unknown key", "upstreams: [{url: 'http://a:1'}]\nhelth: {}\n", "field helth not found"},
@@ -59,6 +61,9 @@ pprof: true
 		{"no upstreams", "policy: round_robin\n", "at least one"},
 		{"bad log sink url", "upstreams: [{url: 'http://a:1'}]\nlog: {elasticsearch: {url: 'es:9200'}}\n", "log.elasticsearch.url"},
 		{"bad log sink buffer", "upstreams: [{url: 'http://a:1'}]\nlog: {elasticsearch: {url: 'http://es:9200', buffer: 0}}\n", "buffer >= 1"},
+		{"bad cache backend", "upstreams: [{url: 'http://a:1'}]\ncache: {backend: 'memcached://a:1'}\n", "cache.backend"},
+		{"bad cache sizes", "upstreams: [{url: 'http://a:1'}]\ncache: {backend: memory, max_entry_bytes: 0}\n", "cache.memory_bytes"},
+		{"bad batch wait", "upstreams: [{url: 'http://a:1'}]\nbatch: {max_wait: 5s}\n", "batch.max_wait"},
 		{"bad duration", "upstreams: [{url: 'http://a:1'}]\nhealth: {interval: 0s}\n", "health.interval"},
 	}
 	for _, tt := range tests {

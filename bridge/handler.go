@@ -34,7 +34,10 @@ type Handler struct {
 	clock     func() time.Time
 	version   string
 	instance  string
-	tracing   *tracing // nil: tracing off
+	tracing   *tracing                   // nil: tracing off
+	cache     *responseCache             // nil: caching off (cache.go)
+	batcher   *batcher                   // nil: embedding batching off (batch.go)
+	tenantOf  func(*http.Request) string // Options.Tenant
 
 	draining atomic.Bool
 	idPrefix string
@@ -71,6 +74,10 @@ type Options struct {
 	// LogSink, when the logger also writes to one, has its counters
 	// registered with the bridge's metrics.
 	LogSink *LogSink
+	// Tenant names the tenant a request belongs to, for keying the cache
+	// when no credential set one (nil: all share one). It must come from
+	// something the client cannot forge for another tenant.
+	Tenant func(*http.Request) string
 }
 
 // request is one client request on its way through the bridge. Pooled with
@@ -96,6 +103,15 @@ type request struct {
 	traceparent string
 	tracestate  string
 	inTokens    int64 // prompt tokens of the serving attempt, for the server span
+
+	// tenant is who the credential names (auth); "" when auth is off.
+	tenant string
+	// capture tees the answer for the cache; nil unless this request
+	// leads a cacheable miss (cache.go).
+	capture *capture
+	// sub, when set, receives forward's outcome instead of it being
+	// recorded as a client request: an internal call (batch.go).
+	sub *subResult
 }
 
 func (r *request) markTried(u *Upstream) {
@@ -141,6 +157,18 @@ func NewHandler(cfg Config, o Options) *Handler {
 		h.metrics.bindUpstream(u)
 	}
 	h.state.Store(&state{cfg: cfg, pool: pool, budget: newBudget(cfg.Retry)})
+	h.tenantOf = o.Tenant
+	if cfg.Cache.Backend != "" {
+		c, err := newResponseCache(cfg.Cache, reg, clock, logger)
+		if err != nil {
+			logger.Error("cache off: cannot start it", "error.message", err.Error())
+		} else {
+			h.cache = c
+		}
+	}
+	if cfg.Batch.MaxWait > 0 {
+		h.batcher = newBatcher(cfg.Batch, reg)
+	}
 	return h
 }
 
@@ -175,6 +203,14 @@ func (h *Handler) Start(ctx context.Context) {
 
 // Stop ends the health checkers.
 func (h *Handler) Stop() { h.state.Load().pool.stopHealth() }
+
+// Close releases what the cache holds (Redis connections); after Stop, once
+// no request is left.
+func (h *Handler) Close() {
+	if h.cache != nil {
+		h.cache.close()
+	}
+}
 
 // SetDraining flips readiness off at once (SIGTERM): load balancers stop
 // sending while in-flight requests finish.

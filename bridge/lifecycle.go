@@ -103,6 +103,7 @@ func Run(ctx context.Context, cfg Config, o Options, reloads <-chan os.Signal, r
 	err = g.Run()
 	stopHealth()
 	h.Stop()
+	h.Close()
 	logger.Info("stopped")
 	return err
 }

@@ -79,7 +79,19 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 			}
 		}
 	}
+	if h.cache != nil && rt.kind == kindModel && h.serveCached(w, r, st, req, start) {
+		return
+	}
 	st.budget.onRequest()
+	h.call(w, r, st, req, start)
+}
+
+// call sends req upstream: merged with others into one embedding call when
+// batching is on and req can be batched (batch.go), else on its own.
+func (h *Handler) call(w http.ResponseWriter, r *http.Request, st *state, req *request, start time.Time) {
+	if h.batcher != nil && req.route.batchable() && h.serveBatched(w, r, st, req, start) {
+		return
+	}
 	h.forward(w, r, st, req, start)
 }
 
@@ -132,6 +144,10 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 
 // done ends the request's server span, if tracing, and records it (finish).
 func (h *Handler) done(r *http.Request, req *request, model string, code int, start time.Time, u *Upstream, attempts int, err error, outTokens int64) {
+	if req.sub != nil {
+		*req.sub = subResult{code: code, u: u, attempts: attempts, err: err}
+		return
+	}
 	if req.span != nil {
 		endServer(req.span, req.rawModel, code, attempts, req.inTokens, outTokens, err)
 	}
@@ -144,6 +160,7 @@ func (h *Handler) release(req *request) {
 	}
 	req.route, req.body, req.tried = nil, nil, [8]*Upstream{}
 	req.span, req.spanCtx, req.attemptSpan = nil, nil, nil
+	req.capture, req.sub = nil, nil
 	h.reqPool.Put(req)
 }
 

@@ -91,6 +91,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			if countIn {
 				inToks.scan(chunk)
 			}
+			if req.capture != nil {
+				req.capture.add(chunk)
+			}
 			var now time.Time
 			if rc != nil {
 				now = h.clock()
@@ -126,6 +129,9 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	if rerr == io.EOF && !errLine {
 		x.release()
 		done(nil)
+		if req.capture != nil && resp.StatusCode == http.StatusOK {
+			req.capture.complete(resp.Header.Get("Content-Type"))
+		}
 		if resp.StatusCode >= 400 {
 			u.m.clientError.Inc()
 		} else {
@@ -136,6 +142,11 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	clientGone := r.Context().Err() != nil
 	x.close()
 	if clientGone {
+		if req.capture != nil && resp.StatusCode == http.StatusOK && !errLine {
+			// A client may hang up as soon as it has the stream's last
+			// message (openai-go after [DONE]), before the upstream's EOF.
+			req.capture.completeIfEnded(resp.Header.Get("Content-Type"), sse)
+		}
 		done(nil)
 		u.m.canceled.Inc()
 		return attemptResult{code: statusClientClosed, err: r.Context().Err()}

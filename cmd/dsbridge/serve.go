@@ -37,6 +37,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	adminToken := fs.String("admin-token", "", "enables management calls and guards the admin API")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/")
+	cache := fs.String("cache", "", "answer deterministic requests from a cache: memory, or redis://HOST:PORT (in-process in front of a shared Redis); sets cache.backend")
 	engine := fs.String("server-engine", "", "HTTP/1.1 server: fast (default; the bridge's own loop, net/http for unusual requests) or net/http")
 	logES := fs.String("log-elasticsearch", "", "also ship log lines to this Elasticsearch URL (daily dsbridge-logs-YYYY.MM.DD indices)")
 	fs.Usage = func() {
@@ -91,6 +92,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		if *logES != "" {
 			cfg.Log.Elasticsearch.URL = *logES
+		}
+		if *cache != "" {
+			cfg.Cache.Backend = *cache
 		}
 		if *engine != "" {
 			cfg.Server.Engine = *engine
