@@ -95,6 +95,9 @@ func (h *Handler) reload() error {
 		return err
 	}
 	old := h.state.Load()
+	if guardChanged(&old.cfg, &cfg) {
+		h.log.Warn("auth, client_ip, rate_limit, limits and tls changes need a restart; the running ones stay")
+	}
 	if cfg.Listen != old.cfg.Listen {
 		h.log.Warn("listen address changes need a restart; keeping the old one", "listen", old.cfg.Listen)
 		cfg.Listen = old.cfg.Listen
@@ -143,10 +146,14 @@ func (h *Handler) reload() error {
 // Refused unless an admin token is configured and presented.
 func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, rt *route, id string) {
 	start := h.clock()
-	if code, msg := h.adminAllowed(r, false); code != 0 {
-		writeError(w, false, code, msg)
-		h.finish(r, rt, id, "", code, start, nil, 0, errors.New(msg), nil)
-		return
+	// With authentication on, the guard has already required an admin
+	// credential (guard.admit).
+	if h.guard == nil || h.guard.auth == nil {
+		if code, msg := h.adminAllowed(r, false); code != 0 {
+			writeError(w, false, code, msg)
+			h.finish(r, rt, id, "", code, start, nil, 0, errors.New(msg), nil)
+			return
+		}
 	}
 	st := h.state.Load()
 	body, err := io.ReadAll(io.LimitReader(r.Body, st.cfg.Server.MaxBodyBytes+1))

@@ -39,6 +39,13 @@ type Config struct {
 	// Pprof serves net/http/pprof under /debug/pprof/ on the listener. Off
 	// by default: profiles expose internals.
 	Pprof bool `yaml:"pprof"`
+	// The guard (guard_config.go): authentication, client addresses, rate
+	// limits, request caps, TLS. Read at start-up only.
+	Auth      AuthConfig      `yaml:"auth"`
+	ClientIP  ClientIPConfig  `yaml:"client_ip"`
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	Caps      RequestCaps     `yaml:"limits"`
+	TLS       TLSConfig       `yaml:"tls"`
 }
 
 // UpstreamConfig is one Ollama instance.
@@ -144,7 +151,7 @@ type LogConfig struct {
 // DefaultConfig is what the bridge does with no file and no flags
 // (DESIGN.md "Defaults").
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Listen: "127.0.0.1:11434",
 		Policy: "model-aware",
 		// Health: three misses in a row, each given a full second, so a slow
@@ -163,6 +170,8 @@ func DefaultConfig() Config {
 		Log: LogConfig{Level: "info", Access: "errors", Elasticsearch: LogElasticsearchConfig{IndexPrefix: "dsbridge-logs",
 			Buffer: 10000, FlushInterval: time.Second}},
 	}
+	defaultGuard(&c)
+	return c
 }
 
 // LoadConfig reads a YAML file on top of the defaults. Unknown keys are an
@@ -296,5 +305,6 @@ func (c *Config) Validate() error {
 	if err := c.Log.Elasticsearch.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateGuard()...)
 	return errors.Join(errs...)
 }

@@ -35,6 +35,9 @@ type Handler struct {
 	version   string
 	instance  string
 	tracing   *tracing // nil: tracing off
+	guard     *guard   // nil: no auth, allow-list, limits or caps (guard.go)
+	gm        *guardMetrics
+	hsts      string // Strict-Transport-Security on HTTPS answers (tls.go)
 
 	draining atomic.Bool
 	idPrefix string
@@ -96,6 +99,13 @@ type request struct {
 	traceparent string
 	tracestate  string
 	inTokens    int64 // prompt tokens of the serving attempt, for the server span
+
+	// Guard, set only when it is on (guard.go).
+	who       identity
+	tenant    string // the credential's name, for the cache key; never the credential
+	tokCharge int64  // LLM tokens charged up front to the buckets below
+	tokIP     bool
+	tokCred   bool
 }
 
 func (r *request) markTried(u *Upstream) {
@@ -135,6 +145,7 @@ func NewHandler(cfg Config, o Options) *Handler {
 	h.reqPool.New = func() any { return new(request) }
 	h.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
 	h.metrics = newMetrics(reg, o.Version, cfg.InstanceID, func() []*Upstream { return h.state.Load().pool.all })
+	h.gm = newGuardMetrics(reg)
 	h.promh = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	pool := newPool(&cfg, nil, h.client, clock)
 	for _, u := range pool.all {
@@ -215,9 +226,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(r, rt, id, "", http.StatusMethodNotAllowed, start, nil, 0, errors.New("method not allowed"), nil)
 		return
 	}
+	if r.TLS != nil && h.hsts != "" {
+		w.Header().Set("Strict-Transport-Security", h.hsts)
+	}
+	var who identity
+	if h.guard != nil && rt.kind != kindHealth && rt.kind != kindReady {
+		var rj *guardReject
+		if who, rj = h.guard.admit(w, r, rt); rj != nil {
+			h.finish(r, rt, id, "", rj.code, start, nil, 0, rj.err, nil)
+			return
+		}
+	}
 	switch rt.kind {
 	case kindModel, kindAny:
-		h.serveProxy(w, r, rt, id, start)
+		h.serveProxy(w, r, rt, id, start, who)
 	case kindRoot:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Content-Length", "17")

@@ -38,8 +38,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/")
 	logES := fs.String("log-elasticsearch", "", "also ship log lines to this Elasticsearch URL (daily dsbridge-logs-YYYY.MM.DD indices)")
+	var guard guardFlags
+	guard.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: dsbridge serve --listen ADDR --upstream URL [--upstream URL …] [--instance-id ID] [--config FILE]")
+		fmt.Fprintln(stderr, "Usage: dsbridge serve --listen ADDR --upstream URL [--upstream URL …] [--instance-id ID] [--config FILE]\n"+
+			"       [--jwt-key FILE|URL --jwt-audience AUD --jwt-issuer ISS] [--api-key-file FILE] [--allow-cidr CIDR …]\n"+
+			"       [--trusted-proxy CIDR …] [--rate-limit N/min] [--rate-burst N] [--tls-cert FILE --tls-key FILE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -90,6 +94,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		if *logES != "" {
 			cfg.Log.Elasticsearch.URL = *logES
+		}
+		if err := guard.apply(&cfg); err != nil {
+			return cfg, err
 		}
 		return cfg, cfg.Validate()
 	}
