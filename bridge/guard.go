@@ -302,22 +302,23 @@ func (g *guard) checkRequest(w http.ResponseWriter, r *http.Request, rt *route, 
 	}
 	est += int64(len(p.prompt) / 4)
 	if ipTok {
-		if rj := g.take(w, r, rt, "ip", "tokens", "ip:"+req.who.ip.String()+":tokens", tokenBucket(g.rl.PerIP), int(est)); rj != nil {
+		bl := tokenBucket(g.rl.PerIP)
+		if rj := g.take(w, r, rt, "ip", "tokens", "ip:"+req.who.ip.String()+":tokens", bl, int(est)); rj != nil {
 			return rj
 		}
-		req.tokIP = true
+		req.tokIP = min(est, int64(bl.burst)) // take charges at most a full bucket
 	}
 	if credTok {
-		if rj := g.take(w, r, rt, "credential", "tokens", "cred:"+req.who.cred.tenant+":tokens", tokenBucket(cb), int(est)); rj != nil {
-			if req.tokIP {
-				_ = g.lim.adjust(r.Context(), "ip:"+req.who.ip.String()+":tokens", tokenBucket(g.rl.PerIP), -int(est))
-				req.tokIP = false
+		bl := tokenBucket(cb)
+		if rj := g.take(w, r, rt, "credential", "tokens", "cred:"+req.who.cred.tenant+":tokens", bl, int(est)); rj != nil {
+			if req.tokIP != 0 {
+				_ = g.lim.adjust(r.Context(), "ip:"+req.who.ip.String()+":tokens", tokenBucket(g.rl.PerIP), -int(req.tokIP))
+				req.tokIP = 0
 			}
 			return rj
 		}
-		req.tokCred = true
+		req.tokCred = min(est, int64(bl.burst))
 	}
-	req.tokCharge = est
 	return nil
 }
 
@@ -326,23 +327,21 @@ func (g *guard) checkRequest(w http.ResponseWriter, r *http.Request, rt *route, 
 // kept when a successful answer reported no counts (an OpenAI stream
 // without usage). Bounded by its own time-out: the client may be gone.
 func (g *guard) settle(req *request, code int, inTokens, outTokens int64) {
-	actual := req.tokCharge
-	switch {
-	case code != http.StatusOK:
-		actual = 0
-	case inTokens+outTokens > 0:
-		actual = inTokens + outTokens
-	}
-	delta := int(actual - req.tokCharge)
-	if delta == 0 {
-		return
+	delta := func(charged int64) int {
+		switch {
+		case code != http.StatusOK:
+			return int(-charged)
+		case inTokens+outTokens > 0:
+			return int(inTokens + outTokens - charged)
+		}
+		return 0
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if req.tokIP {
-		_ = g.lim.adjust(ctx, "ip:"+req.who.ip.String()+":tokens", tokenBucket(g.rl.PerIP), delta)
+	if d := delta(req.tokIP); req.tokIP != 0 && d != 0 {
+		_ = g.lim.adjust(ctx, "ip:"+req.who.ip.String()+":tokens", tokenBucket(g.rl.PerIP), d)
 	}
-	if req.tokCred {
-		_ = g.lim.adjust(ctx, "cred:"+req.who.cred.tenant+":tokens", tokenBucket(g.credBuckets(req.who.cred)), delta)
+	if d := delta(req.tokCred); req.tokCred != 0 && d != 0 {
+		_ = g.lim.adjust(ctx, "cred:"+req.who.cred.tenant+":tokens", tokenBucket(g.credBuckets(req.who.cred)), d)
 	}
 }

@@ -101,11 +101,10 @@ type request struct {
 	inTokens    int64 // prompt tokens of the serving attempt, for the server span
 
 	// Guard, set only when it is on (guard.go).
-	who       identity
-	tenant    string // the credential's name, for the cache key; never the credential
-	tokCharge int64  // LLM tokens charged up front to the buckets below
-	tokIP     bool
-	tokCred   bool
+	who     identity
+	tenant  string // the credential's name, for the cache key; never the credential
+	tokIP   int64  // LLM tokens charged up front to the client IP's bucket
+	tokCred int64  // and to the credential's
 }
 
 func (r *request) markTried(u *Upstream) {

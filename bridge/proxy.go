@@ -141,7 +141,7 @@ func (h *Handler) done(r *http.Request, req *request, model string, code int, st
 	if req.span != nil {
 		endServer(req.span, req.rawModel, code, attempts, req.inTokens, outTokens, err)
 	}
-	if req.tokCharge != 0 {
+	if req.tokIP != 0 || req.tokCred != 0 {
 		h.guard.settle(req, code, req.inTokens, outTokens)
 	}
 	h.finish(r, req.route, req.id, model, code, start, u, attempts, err, req.span)
