@@ -66,6 +66,8 @@ func TestJWTRejections(t *testing.T) {
 			served++
 			if resp.StatusCode != 200 {
 				t.Errorf("%s: got %d %s; want 200", c.name, resp.StatusCode, body)
+			} else {
+				lc.addCompletion(t, body)
 			}
 			continue
 		}

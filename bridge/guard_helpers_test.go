@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"net"
@@ -75,6 +76,18 @@ func (lc *leakCheck) add(secrets ...string) {
 		}
 		lc.secrets = append(lc.secrets, s)
 	}
+}
+
+// addCompletion adds the answer text of a non-streamed chat response.
+func (lc *leakCheck) addCompletion(t *testing.T, body string) {
+	t.Helper()
+	var r struct {
+		Message struct{ Content string } `json:"message"`
+	}
+	if err := json.Unmarshal([]byte(body), &r); err != nil || len(r.Message.Content) < 12 {
+		t.Fatalf("no completion text to look for in %q", body)
+	}
+	lc.add(r.Message.Content)
 }
 
 func (lc *leakCheck) watch(p *testproc.Proc) *testproc.Proc {

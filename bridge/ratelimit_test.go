@@ -110,8 +110,10 @@ func burst(t *testing.T, url string, n int) (map[int]int, http.Header) {
 // RateLimit-Policy, and the simulator sees 200. The refill is set to 1/min
 // so that the test's own duration cannot add a token.
 func TestRateLimitBurst(t *testing.T) {
+	lc := newLeakCheck(t)
 	sim := startSim(t)
-	b, _ := startBridge(t, upstreamsYAML([]string{sim.URL}), "--rate-limit", "1/min", "--rate-burst", "200")
+	b, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+loggingYAML, "--rate-limit", "1/min", "--rate-burst", "200")
+	lc.watch(b)
 	before := upstreamCalls(t, sim)
 	codes, h := burst(t, b.URL, 201)
 	if codes[200] != 200 || codes[429] != 1 {
@@ -222,8 +224,10 @@ func TestTokenBudget(t *testing.T) {
 // are 400 and reach no upstream; a request that sets no num_predict is
 // capped (the simulator generates exactly the cap).
 func TestRequestCaps(t *testing.T) {
+	lc := newLeakCheck(t)
 	sim := startSim(t)
-	b, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+"limits:\n  max_num_predict: 20\n  max_prompt_bytes: 400\n")
+	b, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+loggingYAML+"limits:\n  max_num_predict: 20\n  max_prompt_bytes: 400\n")
+	lc.watch(b)
 	before := upstreamCalls(t, sim)
 	if resp, body := send(t, "", b.URL+"/api/chat", "", guardChat(false, 50)); resp.StatusCode != 400 || !strings.Contains(body, "max_num_predict") {
 		t.Errorf("num_predict 50 over a cap of 20: %d %s", resp.StatusCode, body)
@@ -246,6 +250,55 @@ func TestRequestCaps(t *testing.T) {
 		resp, body := send(t, "", b.URL+c.path, "", c.body)
 		if resp.StatusCode != 200 || !strings.Contains(body, c.count) {
 			t.Errorf("%s without a limit: %d %s; want %s", c.path, resp.StatusCode, body, c.count)
+		}
+	}
+}
+
+// TestCredentialRequestLimit: a key's own request rate (1/min, burst 2)
+// applies to the key wherever it comes from.
+func TestCredentialRequestLimit(t *testing.T) {
+	lc := newLeakCheck(t)
+	sim := startSim(t)
+	const key = "sk-slow-0123456789abcdef"
+	lc.add(key)
+	keys := writeFile(t, "keys.yaml", "keys:\n  - name: slow\n    key: "+key+"\n    requests_per_minute: 1\n    burst: 2\n")
+	b, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+loggingYAML+"rate_limit:\n  enabled: true\n", "--api-key-file", keys)
+	lc.watch(b)
+	var codes []int
+	for _, peer := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+		resp, _ := send(t, peer, b.URL+"/api/chat", key, guardChat(false, 2))
+		codes = append(codes, resp.StatusCode)
+		if resp.StatusCode == 429 && resp.Header.Get("RateLimit-Policy") != `"credential-requests";q=1;w=60` {
+			t.Errorf("RateLimit-Policy %q", resp.Header.Get("RateLimit-Policy"))
+		}
+	}
+	if codes[0] != 200 || codes[1] != 200 || codes[2] != 429 {
+		t.Errorf("statuses %v from three addresses; want 200 200 429", codes)
+	}
+}
+
+// TestRedisUnreachablePolicies: with Redis unreachable from the start,
+// on_redis_error allow serves and deny answers 503 with Retry-After;
+// neither ever 500.
+func TestRedisUnreachablePolicies(t *testing.T) {
+	sim := startSim(t)
+	dead := "redis://" + testproc.DeadAddr(t)
+	for policy, want := range map[string]int{"allow": 200, "deny": 503} {
+		b, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+"rate_limit:\n  enabled: true\n  redis: "+dead+"\n  on_redis_error: "+policy+"\n")
+		for i := 0; i < 5; i++ {
+			resp, body := send(t, "", b.URL+"/api/chat", "", guardChat(false, 2))
+			if resp.StatusCode != want {
+				t.Fatalf("%s: %d %s; want %d", policy, resp.StatusCode, body, want)
+			}
+			if want == 503 && resp.Header.Get("Retry-After") != "1" {
+				t.Errorf("deny: Retry-After %q", resp.Header.Get("Retry-After"))
+			}
+		}
+		if got := metricValue(t, b.URL, "bridge_rate_limit_redis_errors_total"); got < 1 {
+			t.Errorf("%s: Redis errors %v", policy, got)
+		}
+		if r, err := http.Get(b.URL + "/ready"); err != nil || r.StatusCode != 200 {
+			t.Errorf("%s: not ready with Redis down", policy)
 		}
 	}
 }
