@@ -323,13 +323,15 @@ func (g *guard) checkRequest(w http.ResponseWriter, r *http.Request, rt *route, 
 }
 
 // settle corrects the up-front token charge once the answer is known: to
-// the counts it reported, nothing for a failed request, and the estimate
-// kept when a successful answer reported no counts (an OpenAI stream
-// without usage). Bounded by its own time-out: the client may be gone.
+// the counts it reported; nothing for a request that failed with an error
+// status (no tokens were generated); the estimate kept when there are no
+// counts otherwise (an OpenAI stream without usage, a stream cut midway, a
+// client that left: leaving must not be a way to get tokens back).
+// Bounded by its own time-out: the client may be gone.
 func (g *guard) settle(req *request, code int, inTokens, outTokens int64) {
 	delta := func(charged int64) int {
 		switch {
-		case code != http.StatusOK:
+		case code >= 400 && code != statusClientClosed:
 			return int(-charged)
 		case inTokens+outTokens > 0:
 			return int(inTokens + outTokens - charged)

@@ -197,6 +197,14 @@ func TestTokenBudget(t *testing.T) {
 	b, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+loggingYAML+"rate_limit:\n  enabled: true\n",
 		"--api-key-file", keys)
 	lc.watch(b)
+	// Failed requests get their charge back: three 404s asking for 60
+	// tokens each would need 180 of the 100 otherwise.
+	for i := 0; i < 3; i++ {
+		resp, body := send(t, "", b.URL+"/api/chat", key, strings.Replace(guardChat(false, 60), `"tiny"`, `"nope"`, 1))
+		if resp.StatusCode != 404 {
+			t.Fatalf("unknown model %d: %d %s; want 404 (its charge given back)", i, resp.StatusCode, body)
+		}
+	}
 	resp, body := send(t, "", b.URL+"/api/chat", key, guardChat(true, 150))
 	lines := strings.Split(strings.TrimSpace(body), "\n")
 	var last struct {
