@@ -295,3 +295,38 @@ func TestAPIKeys(t *testing.T) {
 		t.Errorf("the simulator got %v requests; want 3 (the chat and two copies)", got)
 	}
 }
+
+// TestJWTHMACSecret: an HMAC secret file instead of a public key; HS256
+// tokens made with it pass, ones made with another secret or as RS256 do
+// not, and a secret too short to be safe stops the bridge at start-up.
+func TestJWTHMACSecret(t *testing.T) {
+	lc := newLeakCheck(t)
+	sim := startSim(t)
+	secret := "0123456789abcdef0123456789abcdef-hmac"
+	lc.add(secret)
+	file := writeFile(t, "hmac.key", secret+"\n")
+	b, _ := startBridge(t, upstreamsYAML([]string{sim.URL})+loggingYAML,
+		"--jwt-key", file, "--jwt-audience", testAudience, "--jwt-issuer", testIssuer)
+	lc.watch(b)
+	rsaPriv, _ := rsa.GenerateKey(rand.Reader, 2048)
+	good := sign(t, jwt.SigningMethodHS256, []byte(secret), "", validClaims("hmac-user"))
+	forged := sign(t, jwt.SigningMethodHS256, []byte("another-secret-another-secret-xx"), "", validClaims("hmac-user"))
+	rs := sign(t, jwt.SigningMethodRS256, rsaPriv, "", validClaims("hmac-user"))
+	lc.add(good, forged, rs)
+	for _, c := range []struct {
+		name, tok string
+		want      int
+	}{{"HS256 with the secret", good, 200}, {"HS256 with another secret", forged, 401}, {"RS256", rs, 401}} {
+		if resp, body := send(t, "", b.URL+"/api/chat", c.tok, guardChat(false, 2)); resp.StatusCode != c.want {
+			t.Errorf("%s: %d %s; want %d", c.name, resp.StatusCode, body, c.want)
+		}
+	}
+
+	short := writeFile(t, "short.key", "too-short")
+	cfg := writeFile(t, "b.yaml", upstreamsYAML([]string{sim.URL}))
+	p := testproc.StartArgs(t, testproc.FreeAddr(t), "serve", "--config", cfg, "--listen", testproc.FreeAddr(t),
+		"--jwt-key", short, "--jwt-audience", testAudience, "--jwt-issuer", testIssuer)
+	if code, err := p.Wait(15 * time.Second); err != nil || code == 0 || !strings.Contains(p.Output(), "too short") {
+		t.Errorf("a 9-byte HMAC secret: exit %d (%v), output %s", code, err, p.Output())
+	}
+}
