@@ -187,13 +187,49 @@ func clientFrom(local string) *http.Client {
 	}}
 }
 
-// upstreamCalls counts what a simulator was asked other than the
-// bridge's health checks (/api/ps, /api/tags).
+// clientEndpoints are the simulator routes client requests reach; its
+// other traffic is the bridge's health checks and the harness's own probes.
+var clientEndpoints = []string{"/api/chat", "/api/generate", "/api/copy", "/v1/chat/completions", "/api/show"}
+
+// upstreamCalls counts the client requests a simulator answered.
 func upstreamCalls(t *testing.T, sim *testproc.Proc) float64 {
 	t.Helper()
-	all := metricValue(t, sim.URL, "ollamasim_requests_total")
-	return all - metricValue(t, sim.URL, "ollamasim_requests_total", `endpoint="/api/ps"`) -
-		metricValue(t, sim.URL, "ollamasim_requests_total", `endpoint="/api/tags"`)
+	n := 0.0
+	for _, ep := range clientEndpoints {
+		n += metricValue(t, sim.URL, "ollamasim_requests_total", `endpoint="`+ep+`"`)
+	}
+	return n
+}
+
+// expectUpstreamCalls fails unless the simulator answered exactly want
+// client requests since before. Its counter moves once an answer is
+// written, so the count may lag the client by a moment: waited for.
+func expectUpstreamCalls(t *testing.T, sim *testproc.Proc, before float64, want int, what string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := upstreamCalls(t, sim) - before
+		if got == float64(want) {
+			return
+		}
+		if got > float64(want) || time.Now().After(deadline) {
+			resp, err := http.Get(sim.URL + "/metrics")
+			var page []byte
+			if err == nil {
+				page, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+			}
+			var lines []string
+			for _, l := range strings.Split(string(page), "\n") {
+				if strings.HasPrefix(l, "ollamasim_requests_total") {
+					lines = append(lines, l)
+				}
+			}
+			t.Errorf("%s: the simulator answered %v client requests; want %d\n%s", what, got, want, strings.Join(lines, "\n"))
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func sha256hex(s string) string {

@@ -60,9 +60,12 @@ func capTokens(body []byte, openai bool, n int) []byte {
 		}
 	}
 	end := bytes.LastIndexByte(body, '}')
-	ins := `,"options":{"num_predict":` + num + `}`
+	ins := `"options":{"num_predict":` + num + `}`
 	if openai {
-		ins = `,"max_tokens":` + num
+		ins = `"max_tokens":` + num
+	}
+	if head := bytes.TrimSpace(body[:end]); len(head) > 0 && head[len(head)-1] != '{' {
+		ins = "," + ins // not the first key
 	}
 	return splice(body, end, ins)
 }
