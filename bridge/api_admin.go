@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -53,8 +52,13 @@ func (h *Handler) serveAdminReload(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) adminAllowed(r *http.Request, loopbackOK bool) (int, string) {
 	token := h.state.Load().cfg.AdminToken
 	if token == "" {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); loopbackOK && ip != nil && ip.IsLoopback() {
+		// The client, not a trusted proxy on the same host that forwards
+		// anyone's request (clientip.go).
+		ip := peerAddr(r)
+		if h.guard != nil {
+			ip = h.guard.addrs.clientIP(r)
+		}
+		if loopbackOK && ip.IsLoopback() {
 			return 0, ""
 		}
 		return http.StatusForbidden, "management calls are disabled: configure admin_token to enable them"

@@ -219,7 +219,7 @@ func knownAlg(a string) bool {
 // guardOn says whether anything of the guard is configured: off, the hot
 // path tests one nil pointer.
 func (c *Config) guardOn() bool {
-	return c.Auth.JWT.Key != "" || c.Auth.APIKeyFile != "" || len(c.ClientIP.AllowCIDRs) > 0 ||
+	return c.Auth.JWT.Key != "" || c.Auth.APIKeyFile != "" || len(c.ClientIP.AllowCIDRs) > 0 || len(c.ClientIP.TrustedProxies) > 0 ||
 		c.RateLimit.Enabled || c.Caps.MaxNumPredict > 0 || c.Caps.MaxPromptBytes > 0
 }
 

@@ -61,6 +61,14 @@ rate_limit:
 		}
 	}
 	expectUpstreamCalls(t, sim, before, served, "the served ones")
+	// The admin API's "loopback callers only" rule sees the client too: a
+	// trusted proxy on the same host does not make everyone local.
+	if resp, body := send(t, "127.0.0.2", b.URL+"/admin/reload", "", "", "X-Forwarded-For", "10.1.2.3"); resp.StatusCode != 403 {
+		t.Errorf("reload forwarded for 10.1.2.3: %d %s; want 403", resp.StatusCode, body)
+	}
+	if resp, body := send(t, "127.0.0.3", b.URL+"/admin/reload", "", ""); resp.StatusCode != 200 {
+		t.Errorf("reload from loopback 127.0.0.3: %d %s; want 200", resp.StatusCode, body)
+	}
 	if got := metricValue(t, b.URL, "bridge_auth_rejections_total", `reason="ip_not_allowed"`); got != 4 {
 		t.Errorf("ip_not_allowed rejections %v; want 4", got)
 	}
