@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -288,6 +289,30 @@ func TestAPIKeys(t *testing.T) {
 		}
 	}
 	expectUpstreamCalls(t, sim, before, 3, "the chat and two copies")
+	// Lists show a credential only its models.
+	get := func(cred, path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, b.URL+path, nil)
+		req.Header.Set("Authorization", "Bearer "+cred)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		body, _ := io.ReadAll(r.Body)
+		return r.StatusCode, string(body)
+	}
+	if code, body := get(alice, "/api/tags"); code != 200 || !strings.Contains(body, `"tiny`) {
+		t.Errorf("alice's /api/tags: %d %s; want tiny listed", code, body)
+	}
+	if code, body := get(ops, "/api/tags"); code != 200 || strings.Contains(body, `"tiny`) {
+		t.Errorf("ops's /api/tags: %d %s; want tiny not listed", code, body)
+	}
+	if code, body := get(ops, "/v1/models/tiny"); code != 404 {
+		t.Errorf("ops's /v1/models/tiny: %d %s; want 404", code, body)
+	}
+	if code, body := get(alice, "/v1/models/tiny"); code != 200 {
+		t.Errorf("alice's /v1/models/tiny: %d %s; want 200", code, body)
+	}
 }
 
 // TestJWTHMACSecret: an HMAC secret file instead of a public key; HS256

@@ -246,9 +246,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "Ollama is running")
 		}
 	case kindFleetList:
-		h.serveFleetList(w, r, rt)
+		h.serveFleetList(w, r, rt, who)
 	case kindV1Model:
-		h.serveV1Model(w, r, rt)
+		h.serveV1Model(w, r, rt, who)
 	case kindManage:
 		h.serveManage(w, r, rt, id)
 	case kindHealth:
