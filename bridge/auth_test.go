@@ -349,3 +349,30 @@ func TestJWTHMACSecret(t *testing.T) {
 		t.Errorf("a 9-byte HMAC secret: exit %d (%v), output %s", code, err, p.Output())
 	}
 }
+
+// TestCredentialNotForwarded: with authentication on, the client's
+// Authorization header stops at the bridge; the upstream (a recording
+// stand-in for Ollama) never sees it.
+func TestCredentialNotForwarded(t *testing.T) {
+	var seen atomic.Value
+	seen.Store("")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/ps", "/api/tags":
+			_, _ = io.WriteString(w, `{"models":[{"name":"tiny:latest","model":"tiny:latest"}]}`)
+			return
+		}
+		seen.Store("chat:" + r.Header.Get("Authorization"))
+		_, _ = io.WriteString(w, `{"model":"tiny","message":{"role":"assistant","content":"hi"},"done":true}`)
+	}))
+	defer up.Close()
+	const key = "sk-forward-0123456789abcdef"
+	keys := writeFile(t, "keys.yaml", "keys:\n  - name: f\n    key: "+key+"\n")
+	b, _ := startBridge(t, upstreamsYAML([]string{up.URL}), "--api-key-file", keys)
+	if resp, body := send(t, "", b.URL+"/api/chat", key, guardChat(false, 2)); resp.StatusCode != 200 {
+		t.Fatalf("chat: %d %s", resp.StatusCode, body)
+	}
+	if got := seen.Load().(string); got != "chat:" {
+		t.Errorf("the upstream saw %q; want the chat without an Authorization header", got)
+	}
+}

@@ -169,6 +169,8 @@ func (g *guard) admit(w http.ResponseWriter, r *http.Request, rt *route) (identi
 			return who, &guardReject{http.StatusUnauthorized, aerr}
 		}
 		who.cred = cred
+		// The credential is the bridge's business: upstreams never see it.
+		r.Header.Del("Authorization")
 		if rt.kind == kindManage && !cred.admin {
 			return who, g.refuse(w, rt, http.StatusForbidden, reasonNotAdmin, "management calls need an admin credential")
 		}
