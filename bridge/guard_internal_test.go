@@ -2,9 +2,16 @@ package bridge
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +164,49 @@ func TestGuardDefaults(t *testing.T) {
 	c.Auth.JWT.Key = "/dev/null"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "audience") {
 		t.Errorf("JWT without audience and issuer: %v", err)
+	}
+}
+
+// TestLoadJWTKey: each key type implies its algorithm and admits only
+// algorithms of its own family; private keys are refused.
+func TestLoadJWTKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pub := func(k any) []byte {
+		der, err := x509.MarshalPKIXPublicKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	}
+	ec, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	ed, _, _ := ed25519.GenerateKey(rand.Reader)
+	for _, c := range []struct {
+		name, file, alg string
+		bad             []string
+	}{
+		{"P-384", write("ec.pem", pub(&ec.PublicKey)), "ES384", []string{"ES256", "RS256", "HS384"}},
+		{"Ed25519", write("ed.pem", pub(ed)), "EdDSA", []string{"ES256", "HS256"}},
+		{"HMAC", write("hmac", []byte(strings.Repeat("s", 40))), "HS256", []string{"RS256", "EdDSA"}},
+	} {
+		key, alg, err := loadJWTKey(c.file)
+		if err != nil || alg != c.alg || !algFitsKey(alg, key) {
+			t.Errorf("%s: alg %q, err %v; want %s", c.name, alg, err, c.alg)
+		}
+		for _, b := range c.bad {
+			if algFitsKey(b, key) {
+				t.Errorf("%s: %s accepted for this key", c.name, b)
+			}
+		}
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(ec)
+	if _, _, err := loadJWTKey(write("priv.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))); err == nil {
+		t.Error("a private key was accepted")
 	}
 }
