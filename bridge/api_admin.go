@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -53,8 +52,13 @@ func (h *Handler) serveAdminReload(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) adminAllowed(r *http.Request, loopbackOK bool) (int, string) {
 	token := h.state.Load().cfg.AdminToken
 	if token == "" {
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); loopbackOK && ip != nil && ip.IsLoopback() {
+		// The client, not a trusted proxy on the same host that forwards
+		// anyone's request (clientip.go).
+		ip := peerAddr(r)
+		if h.guard != nil {
+			ip = h.guard.addrs.clientIP(r)
+		}
+		if loopbackOK && ip.IsLoopback() {
 			return 0, ""
 		}
 		return http.StatusForbidden, "management calls are disabled: configure admin_token to enable them"
@@ -95,6 +99,9 @@ func (h *Handler) reload() error {
 		return err
 	}
 	old := h.state.Load()
+	if guardChanged(&old.cfg, &cfg) {
+		h.log.Warn("auth, client_ip, rate_limit, limits and tls changes need a restart; the running ones stay")
+	}
 	if cfg.Listen != old.cfg.Listen {
 		h.log.Warn("listen address changes need a restart; keeping the old one", "listen", old.cfg.Listen)
 		cfg.Listen = old.cfg.Listen
@@ -143,10 +150,14 @@ func (h *Handler) reload() error {
 // Refused unless an admin token is configured and presented.
 func (h *Handler) serveManage(w http.ResponseWriter, r *http.Request, rt *route, id string) {
 	start := h.clock()
-	if code, msg := h.adminAllowed(r, false); code != 0 {
-		writeError(w, false, code, msg)
-		h.finish(r, rt, id, "", code, start, nil, 0, errors.New(msg), nil)
-		return
+	// With authentication on, the guard has already required an admin
+	// credential (guard.admit).
+	if h.guard == nil || h.guard.auth == nil {
+		if code, msg := h.adminAllowed(r, false); code != 0 {
+			writeError(w, false, code, msg)
+			h.finish(r, rt, id, "", code, start, nil, 0, errors.New(msg), nil)
+			return
+		}
 	}
 	st := h.state.Load()
 	if rt.name == "blobs" {

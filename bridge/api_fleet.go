@@ -16,7 +16,8 @@ const fleetTimeout = 5 * time.Second
 // serveFleetList answers /api/tags, /api/ps and /v1/models as the union over
 // every healthy instance, each model once (the first instance's entry wins;
 // entries are passed through raw, so fields the bridge does not know survive).
-func (h *Handler) serveFleetList(w http.ResponseWriter, r *http.Request, rt *route) {
+// A credential with a model list sees only its models.
+func (h *Handler) serveFleetList(w http.ResponseWriter, r *http.Request, rt *route, who identity) {
 	start := h.clock()
 	st := h.state.Load()
 	bodies := h.fanOutGet(r.Context(), st.pool, rt.path)
@@ -41,7 +42,7 @@ func (h *Handler) serveFleetList(w http.ResponseWriter, r *http.Request, rt *rou
 			}
 			var name string
 			_ = json.Unmarshal(id[rt.idKey], &name)
-			if name == "" || seen[name] {
+			if name == "" || seen[name] || (who.cred != nil && !who.cred.allowsModel(normalizeModel(name))) {
 				continue
 			}
 			seen[name] = true
@@ -102,13 +103,19 @@ func (h *Handler) fanOutGet(ctx context.Context, p *Pool, path string) [][]byte 
 }
 
 // serveV1Model answers /v1/models/{model} from an instance that has it,
-// OpenAI's 404 otherwise.
-func (h *Handler) serveV1Model(w http.ResponseWriter, r *http.Request, rt *route) {
+// OpenAI's 404 otherwise (also for a model the credential may not use).
+func (h *Handler) serveV1Model(w http.ResponseWriter, r *http.Request, rt *route, who identity) {
 	start := h.clock()
 	id := w.Header().Get("X-Request-Id")
 	name := r.URL.Path[len(rt.path):]
 	st := h.state.Load()
 	model := normalizeModel(name)
+	if who.cred != nil && !who.cred.allowsModel(model) {
+		msg := "model '" + name + "' not found"
+		writeError(w, true, http.StatusNotFound, msg)
+		h.finish(r, rt, id, "", http.StatusNotFound, start, nil, 0, nil, nil)
+		return
+	}
 	if st.pool.fleetTier(model) < 0 {
 		st.pool.refreshOnMiss(r.Context(), start.UnixNano())
 	}

@@ -43,6 +43,13 @@ type Config struct {
 	// default, read at start-up only.
 	Cache CacheConfig `yaml:"cache"`
 	Batch BatchConfig `yaml:"batch"`
+	// The guard (guard_config.go): authentication, client addresses, rate
+	// limits, request caps, TLS. Read at start-up only.
+	Auth      AuthConfig      `yaml:"auth"`
+	ClientIP  ClientIPConfig  `yaml:"client_ip"`
+	RateLimit RateLimitConfig `yaml:"rate_limit"`
+	Caps      RequestCaps     `yaml:"limits"`
+	TLS       TLSConfig       `yaml:"tls"`
 }
 
 // UpstreamConfig is one Ollama instance.
@@ -152,7 +159,7 @@ type LogConfig struct {
 // DefaultConfig is what the bridge does with no file and no flags
 // (DESIGN.md "Defaults").
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Listen: "127.0.0.1:11434",
 		Policy: "model-aware",
 		// Health: three misses in a row, each given a full second, so a slow
@@ -173,6 +180,8 @@ func DefaultConfig() Config {
 		Cache: defaultCacheConfig(),
 		Batch: defaultBatchConfig(),
 	}
+	defaultGuard(&c)
+	return c
 }
 
 // LoadConfig reads a YAML file on top of the defaults. Unknown keys are an
@@ -317,5 +326,6 @@ func (c *Config) Validate() error {
 	if err := c.Batch.validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.validateGuard()...)
 	return errors.Join(errs...)
 }

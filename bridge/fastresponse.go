@@ -21,7 +21,7 @@ type fastResponse struct {
 	committed  bool // the head is in the write buffer
 	chunked    bool
 	closeAfter bool
-	fullDuplex bool // EnableFullDuplex: an unread body is not discarded at commit
+	fullDuplex bool  // EnableFullDuplex: an unread body is not discarded at commit
 	length     int64 // Content-Length the handler set, -1 if none
 	written    int64
 	pending    []byte // body held back until the head is committed

@@ -38,6 +38,9 @@ type Handler struct {
 	cache     *responseCache             // nil: caching off (cache.go)
 	batcher   *batcher                   // nil: embedding batching off (batch.go)
 	tenantOf  func(*http.Request) string // Options.Tenant
+	guard     *guard                     // nil: no auth, allow-list, limits or caps (guard.go)
+	gm        *guardMetrics
+	hsts      string // Strict-Transport-Security on HTTPS answers (tls.go)
 
 	draining atomic.Bool
 	idPrefix string
@@ -104,14 +107,17 @@ type request struct {
 	tracestate  string
 	inTokens    int64 // prompt tokens of the serving attempt, for the server span
 
-	// tenant is who the credential names (auth); "" when auth is off.
-	tenant string
 	// capture tees the answer for the cache; nil unless this request
 	// leads a cacheable miss (cache.go).
 	capture *capture
 	// sub, when set, receives forward's outcome instead of it being
 	// recorded as a client request: an internal call (batch.go).
 	sub *subResult
+	// Guard, set only when it is on (guard.go).
+	who     identity
+	tenant  string // the credential's name, for the cache key; never the credential; "" when auth is off
+	tokIP   int64  // LLM tokens charged up front to the client IP's bucket
+	tokCred int64  // and to the credential's
 }
 
 func (r *request) markTried(u *Upstream) {
@@ -151,6 +157,7 @@ func NewHandler(cfg Config, o Options) *Handler {
 	h.reqPool.New = func() any { return new(request) }
 	h.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
 	h.metrics = newMetrics(reg, o.Version, cfg.InstanceID, func() []*Upstream { return h.state.Load().pool.all })
+	h.gm = newGuardMetrics(reg)
 	h.promh = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	pool := newPool(&cfg, nil, h.client, clock)
 	for _, u := range pool.all {
@@ -251,9 +258,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.finish(r, rt, id, "", http.StatusMethodNotAllowed, start, nil, 0, errors.New("method not allowed"), nil)
 		return
 	}
+	if r.TLS != nil && h.hsts != "" {
+		w.Header().Set("Strict-Transport-Security", h.hsts)
+	}
+	var who identity
+	if h.guard != nil && rt.kind != kindHealth && rt.kind != kindReady {
+		var rj *guardReject
+		if who, rj = h.guard.admit(w, r, rt); rj != nil {
+			h.finish(r, rt, id, "", rj.code, start, nil, 0, rj.err, nil)
+			return
+		}
+	}
 	switch rt.kind {
 	case kindModel, kindAny:
-		h.serveProxy(w, r, rt, id, start)
+		h.serveProxy(w, r, rt, id, start, who)
 	case kindRoot:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Header().Set("Content-Length", "17")
@@ -261,9 +279,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "Ollama is running")
 		}
 	case kindFleetList:
-		h.serveFleetList(w, r, rt)
+		h.serveFleetList(w, r, rt, who)
 	case kindV1Model:
-		h.serveV1Model(w, r, rt)
+		h.serveV1Model(w, r, rt, who)
 	case kindManage:
 		h.serveManage(w, r, rt, id)
 	case kindHealth:

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -30,6 +31,21 @@ func Run(ctx context.Context, cfg Config, o Options, reloads <-chan os.Signal, r
 	h := NewHandler(cfg, o)
 	healthCtx, stopHealth := context.WithCancel(context.Background())
 	defer stopHealth()
+	if err := h.StartGuard(healthCtx, cfg); err != nil {
+		ln.Close()
+		return err
+	}
+	var tlsConf *tls.Config
+	if cfg.TLS.Cert != "" {
+		certs, err := newCertReloader(cfg.TLS.Cert, cfg.TLS.Key, logger, h.clock)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		tlsConf = serverTLS(certs)
+		h.hsts = hstsValue(cfg.TLS.HSTSMaxAge)
+		ln = tls.NewListener(ln, tlsConf)
+	}
 	h.Start(healthCtx)
 
 	std := &http.Server{
@@ -41,6 +57,12 @@ func Run(ctx context.Context, cfg Config, o Options, reloads <-chan os.Signal, r
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelDebug),
+		TLSConfig:         tlsConf,
+	}
+	if tlsConf != nil {
+		// HTTP/1.1 only over TLS (serverTLS); a non-nil empty map keeps
+		// net/http from adding HTTP/2.
+		std.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
 	var srv httpServer = std
 	if cfg.Server.Engine != "net/http" {
@@ -51,7 +73,8 @@ func Run(ctx context.Context, cfg Config, o Options, reloads <-chan os.Signal, r
 	// HTTP server.
 	{
 		g.Add(func() error {
-			logger.Info("serving", "listen", ln.Addr().String(), "upstreams", len(cfg.Upstreams), "policy", cfg.Policy)
+			logger.Info("serving", "listen", ln.Addr().String(), "upstreams", len(cfg.Upstreams), "policy", cfg.Policy,
+				"tls", tlsConf != nil)
 			if ready != nil {
 				ready <- ln.Addr()
 			}

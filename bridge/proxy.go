@@ -18,10 +18,10 @@ import (
 // attempt is lost and cannot re-send the request elsewhere, and it commits
 // the response headers before the first body byte, which would rule out a
 // retry when an upstream hangs between headers and first token.
-func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, id string, start time.Time) {
+func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, id string, start time.Time, who identity) {
 	st := h.state.Load()
 	req := h.reqPool.Get().(*request)
-	*req = request{route: rt, id: id, buf: req.buf} // keep the buffer's capacity
+	*req = request{route: rt, id: id, buf: req.buf, who: who, tenant: who.tenant()} // keep the buffer's capacity
 	req.buf.Reset()
 	defer h.release(req)
 	if h.tracing != nil {
@@ -59,6 +59,12 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 		req.stream = rt.streams
 		if p.streamSet {
 			req.stream = p.stream
+		}
+		if h.guard != nil {
+			if rj := h.guard.checkRequest(w, r, rt, req, &p); rj != nil {
+				h.done(r, req, "", rj.code, start, nil, 0, rj.err, 0)
+				return
+			}
 		}
 		if a := st.cfg.Affinity; a.Header != "" || a.PromptPrefixBytes > 0 {
 			if v := r.Header.Get(a.Header); a.Header != "" && v != "" {
@@ -151,6 +157,9 @@ func (h *Handler) done(r *http.Request, req *request, model string, code int, st
 	if req.span != nil {
 		endServer(req.span, req.rawModel, code, attempts, req.inTokens, outTokens, err)
 	}
+	if req.tokIP != 0 || req.tokCred != 0 {
+		h.guard.settle(req, code, req.inTokens, outTokens)
+	}
 	h.finish(r, req.route, req.id, model, code, start, u, attempts, err, req.span)
 }
 
@@ -198,6 +207,7 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 		}
 		attempts++
 		if !res.retry {
+			req.inTokens = max(req.inTokens, res.inTokens)
 			if attempts > 1 && res.code < 400 {
 				h.metrics.failovers.Inc()
 			}
@@ -389,9 +399,9 @@ type exchange struct {
 	dead       *deadSignal
 	stopClient func() bool // net/http's request context
 	client     *reqCtx     // or the fast server's (fastctx.go)
-	deadline   bool // a read deadline is set and must be cleared before reuse
-	detached   bool // dead.unwatch already called
-	poisoned   bool // a poison deadline fired: never reuse
+	deadline   bool        // a read deadline is set and must be cleared before reuse
+	detached   bool        // dead.unwatch already called
+	poisoned   bool        // a poison deadline fired: never reuse
 	// The answer, when parsed by hand (upresponse.go): no allocation.
 	respBuf   http.Response
 	lenBody   lengthBody

@@ -70,7 +70,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	// Prompt tokens only feed the trace (gen_ai.usage.input_tokens), so
 	// they are scanned for only when tracing is on.
 	var inToks tokenScan
-	countIn := countTokens && req.span != nil
+	countIn := countTokens && (req.span != nil || req.tokIP != 0 || req.tokCred != 0)
 	if countIn {
 		inToks.key = promptEvalCountKey
 		if req.route.openai {

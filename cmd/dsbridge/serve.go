@@ -40,8 +40,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	cache := fs.String("cache", "", "answer deterministic requests from a cache: memory, or redis://HOST:PORT (in-process in front of a shared Redis); sets cache.backend")
 	engine := fs.String("server-engine", "", "HTTP/1.1 server: fast (default; the bridge's own loop, net/http for unusual requests) or net/http")
 	logES := fs.String("log-elasticsearch", "", "also ship log lines to this Elasticsearch URL (daily dsbridge-logs-YYYY.MM.DD indices)")
+	var guard guardFlags
+	guard.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: dsbridge serve --listen ADDR --upstream URL [--upstream URL …] [--instance-id ID] [--config FILE]")
+		fmt.Fprintln(stderr, "Usage: dsbridge serve --listen ADDR --upstream URL [--upstream URL …] [--instance-id ID] [--config FILE]\n"+
+			"       [--jwt-key FILE|URL --jwt-audience AUD --jwt-issuer ISS] [--api-key-file FILE] [--allow-cidr CIDR …]\n"+
+			"       [--trusted-proxy CIDR …] [--rate-limit N/min] [--rate-burst N] [--tls-cert FILE --tls-key FILE]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -98,6 +102,9 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		if *engine != "" {
 			cfg.Server.Engine = *engine
+		}
+		if err := guard.apply(&cfg); err != nil {
+			return cfg, err
 		}
 		return cfg, cfg.Validate()
 	}
