@@ -7,6 +7,7 @@ require (
 	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/gorilla/mux v1.8.1
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
+	github.com/miekg/dns v1.1.73
 	github.com/oklog/run v1.2.0
 	github.com/olivere/elastic/v7 v7.0.32
 	github.com/ollama/ollama v0.17.4

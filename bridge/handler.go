@@ -45,6 +45,11 @@ type Handler struct {
 	reloadMu sync.Mutex
 	loadCfg  func() (Config, error) // re-reads file + flags on reload
 	baseCtx  context.Context
+
+	// discovered are the upstreams DNS found (discovery.go), added to the
+	// configured ones whenever a pool is built; guarded by reloadMu.
+	discovered []UpstreamConfig
+	discoveryM *discoveryMetrics
 }
 
 // state is one configuration generation.
@@ -136,6 +141,7 @@ func NewHandler(cfg Config, o Options) *Handler {
 	h.bufPool.New = func() any { b := make([]byte, 32<<10); return &b }
 	h.metrics = newMetrics(reg, o.Version, cfg.InstanceID, func() []*Upstream { return h.state.Load().pool.all })
 	h.promh = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	h.discoveryM = newDiscoveryMetrics(reg)
 	pool := newPool(&cfg, nil, h.client, clock)
 	for _, u := range pool.all {
 		h.metrics.bindUpstream(u)
@@ -170,6 +176,10 @@ func (h *Handler) Start(ctx context.Context) {
 	st := h.state.Load()
 	st.pool.checkAll(ctx, true)
 	st.pool.start(ctx)
+	if d := st.cfg.UpstreamsDNS; d.enabled() {
+		h.discoverOnce(ctx, d) // serve the discovered fleet from the first request
+	}
+	go h.discoverLoop(ctx)
 	h.updateReady()
 }
 
