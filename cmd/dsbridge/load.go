@@ -26,7 +26,9 @@ that each wait for their answer), for comparison only.
 
 The default mix is streamed /api/chat against the first model GET /api/tags
 lists; --mix FILE gives endpoints, models, streaming and length
-distributions (see README "Load generator"). Targets must be on loopback.
+distributions (see README "Load generator"). Targets must be on loopback
+(unless --allow-non-loopback). --shard i/N splits one run over N generators
+(see README "Sharded load").
 
 Flags:
 `
@@ -57,6 +59,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		promptTok   = fs.Int("prompt-tokens", loadgen.DefaultPromptTokens, "default mix: prompt length in words (≈ tokens)")
 		maxTok      = fs.Int("max-tokens", loadgen.DefaultMaxTokens, "default mix: output tokens asked for (num_predict)")
 		progress    = fs.Duration("progress", time.Second, "print a progress line on stderr this often (0: never)")
+		shard       = fs.String("shard", "", "i/N: be shard i (0-based) of N generators, taking every N-th arrival of the run and its request, so N machines together send --rate; merge their --out files with 'dsbridge report merge'")
+		allowRemote = fs.Bool("allow-non-loopback", false, "allow a target off 127.0.0.0/8 and ::1: only for a load test of your own deployment, e.g. the Kubernetes load Job")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), loadUsage)
@@ -85,7 +89,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := loadgen.Config{
 		Target: *target, Model: *model, Duration: *duration, Timeout: *timeout,
 		MaxInFlight: *maxInFlight, LateAfter: *lateAfter, Grace: *grace, Seed: *seed, Scenario: *scenario,
-		ThinkTime: *think, ProgressEvery: *progress,
+		ThinkTime: *think, ProgressEvery: *progress, AllowNonLoopback: *allowRemote,
+	}
+	if *shard != "" {
+		sh, err := loadgen.ParseShard(*shard)
+		if err != nil {
+			return bad("--shard: %v", err)
+		}
+		cfg.Shard = sh
 	}
 	switch {
 	case *users > 0:
