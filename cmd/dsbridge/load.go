@@ -42,7 +42,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		target      = fs.String("target", "", "server root URL, e.g. http://127.0.0.1:11434 (required; loopback only)")
 		rate        = fs.Float64("rate", 0, "open model: requests per second (required unless --stages or --users)")
 		duration    = fs.Duration("duration", 10*time.Second, "how long to send (with --stages: defaults to their total)")
-		out         = fs.String("out", "", "write results JSON (schema dsbridge.results/v1) to this file")
+		out         = fs.String("out", "", "write results JSON (schema dsbridge.results/v1) to this file; - writes it on stdout instead of the summary (a Kubernetes Job's log)")
 		mixFile     = fs.String("mix", "", "request mix YAML file (default: streamed /api/chat)")
 		model       = fs.String("model", "", "model for mix entries that name none (default: the first of GET /api/tags)")
 		arrival     = fs.String("arrival", "constant", "open-model arrivals: constant (evenly spaced) or poisson (exponential gaps)")
@@ -159,10 +159,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rs == nil {
 		return runErr
 	}
-	if err := loadgen.NewTextReporter(rs)(stdout); err != nil {
+	if *out == "-" {
+		if err := rs.WriteJSON(stdout); err != nil {
+			return err
+		}
+	} else if err := loadgen.NewTextReporter(rs)(stdout); err != nil {
 		return err
 	}
-	if *out != "" {
+	if *out != "" && *out != "-" {
 		if err := writeResults(*out, rs); err != nil {
 			return err
 		}
