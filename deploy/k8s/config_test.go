@@ -3,6 +3,8 @@ package k8s
 import (
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -154,4 +156,60 @@ func TestLoadJobShards(t *testing.T) {
 	if !strings.Contains(args, "--out=-") {
 		t.Errorf("args %q: results must go to stdout (--out=-) to be collected", args)
 	}
+}
+
+// TestPrometheusScrapeConfig: the prometheus.yml in the ConfigMap passes
+// Debian's promtool, and its job is the one dashboards/ queries. Debian
+// builds Prometheus without Kubernetes discovery, so its promtool is given
+// the file with kubernetes_sd_configs swapped for a static target: the
+// relabelling rules and everything else are still checked.
+func TestPrometheusScrapeConfig(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("DSBRIDGE_REQUIRE_TOOLS") != "" {
+			t.Fatal("promtool not found and DSBRIDGE_REQUIRE_TOOLS is set (apt-get install prometheus)")
+		}
+		t.Skip("promtool not found (apt-get install prometheus)")
+	}
+	var cm struct {
+		Data map[string]string `yaml:"data"`
+	}
+	readYAML(t, "base/prometheus.yaml", &cm)
+	conf := cm.Data["prometheus.yml"]
+	if !strings.Contains(conf, "job_name: dsbridge") {
+		t.Errorf("no job dsbridge in:\n%s", conf)
+	}
+	conf, ok := swapKubernetesSD(conf)
+	if !ok {
+		t.Fatalf("no kubernetes_sd_configs block in:\n%s", cm.Data["prometheus.yml"])
+	}
+	f := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(f, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(promtool, "check", "config", f).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+}
+
+// swapKubernetesSD replaces each kubernetes_sd_configs block (the line and
+// the lines indented below it) with a static target.
+func swapKubernetesSD(conf string) (string, bool) {
+	var out []string
+	found := false
+	lines := strings.Split(conf, "\n")
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if strings.TrimSpace(l) != "kubernetes_sd_configs:" {
+			out = append(out, l)
+			continue
+		}
+		found = true
+		indent := l[:len(l)-len(strings.TrimLeft(l, " "))]
+		out = append(out, indent+"static_configs:", indent+"  - targets: [127.0.0.1:11434]")
+		for i+1 < len(lines) && strings.HasPrefix(lines[i+1], indent+" ") {
+			i++
+		}
+	}
+	return strings.Join(out, "\n"), found
 }
