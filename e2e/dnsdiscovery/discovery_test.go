@@ -213,3 +213,26 @@ func TestSRVRecords(t *testing.T) {
 		t.Fatalf("chat through SRV-discovered upstreams: status %d", resp.StatusCode)
 	}
 }
+
+// TestReResolvesWhenAnInstanceFails: with an hour between lookups, an
+// instance that dies makes the bridge look again at once, and so learn
+// that its record is gone.
+func TestReResolvesWhenAnInstanceFails(t *testing.T) {
+	dns := startDNS(t)
+	port, sims := startSims(t, "127.0.0.7", "127.0.0.8")
+	dns.setA(name, "127.0.0.7", "127.0.0.8")
+	bridge := testproc.Start(t, "serve", "/ready",
+		"--upstreams-dns", name+",port="+port+",server="+dns.addr+",interval=1h")
+	if got := upstreams(t, bridge); len(got) != 2 {
+		t.Fatalf("upstreams %v, want both instances", got)
+	}
+	dns.setA(name, "127.0.0.7")
+	if err := sims["127.0.0.8"].Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	want := urlsOf(port, "127.0.0.7")[0]
+	testproc.Eventually(t, 20*time.Second, "the dead instance's record dropped", func() bool {
+		got := upstreams(t, bridge)
+		return len(got) == 1 && got[want]
+	})
+}
