@@ -32,6 +32,9 @@ func ParseShard(s string) (Shard, error) {
 		return Shard{}, fmt.Errorf("shard %q: want i/N with integers", s)
 	}
 	sh := Shard{Index: i, Count: n}
+	if n < 1 { // the zero Shard means "not sharded", but "0/0" is a mistake
+		return Shard{}, fmt.Errorf("shard %q: want 0 <= i < N <= 10000", s)
+	}
 	return sh, sh.validate()
 }
 

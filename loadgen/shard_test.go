@@ -111,6 +111,7 @@ func TestParseShard(t *testing.T) {
 		{"4/4", Shard{}, "want 0 <= i < N"}, // indices are 0-based, as JOB_COMPLETION_INDEX
 		{"-1/4", Shard{}, "want 0 <= i < N"},
 		{"1/0", Shard{}, "want 0 <= i < N"},
+		{"0/0", Shard{}, "want 0 <= i < N"}, // found by FuzzParseShard
 		{"1", Shard{}, "want i/N"},
 		{"a/b", Shard{}, "integers"},
 	}
