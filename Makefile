@@ -7,19 +7,23 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards
+.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards k8s-tools k8s-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
 
 # Packages that run real Ollama go last, on their own: its runner's threads
 # spin at full CPU while generating and would skew the others' timing tests.
+# e2e/shardedload compares latency percentiles within 2 %: it runs on its
+# own too, first.
 REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/ ./e2e/realollama/
+SERIAL_PKGS := ./e2e/shardedload/ $(REAL_OLLAMA_PKGS)
 
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$' -e '/e2e/realollama$$')
-	$(GO) test -p 1 -count=1 -timeout 20m $(REAL_OLLAMA_PKGS)
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$' -e '/e2e/realollama$$' -e '/e2e/shardedload$$')
+	cd tools/k8s && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -p 1 -count=1 -timeout 20m $(SERIAL_PKGS)
 	$(MAKE) fuzz
 
 # A short run of every fuzz target, so CI keeps them honest.
@@ -37,6 +41,17 @@ fuzz:
 # $DSBRIDGE_OLLAMA_BIN). See scripts/build-ollama.sh.
 ollama:
 	./scripts/build-ollama.sh
+
+# Kubernetes manifests (deploy/k8s) checked offline: kube-apiserver,
+# kubeconform and strict JSON schemas built once from the Go module proxy
+# into a cache outside the clone (scripts/build-k8s-tools.sh), then the
+# tools/k8s tests: kubeconform, and a real API server on Debian's etcd.
+# `make test` runs those tests when DSBRIDGE_K8S_TOOLS is set (CI sets it).
+k8s-tools:
+	./scripts/build-k8s-tools.sh
+
+k8s-check:
+	cd tools/k8s && DSBRIDGE_K8S_TOOLS="$$(../../scripts/build-k8s-tools.sh)" $(GO) test -count=1 -timeout 15m -v ./...
 
 # The simulator held to real Ollama: the same requests to both, every
 # client-visible difference fails with a diff, known ones included

@@ -11,6 +11,7 @@ require (
 	github.com/gorilla/mux v1.8.1
 	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/maypok86/otter/v2 v2.4.0
+	github.com/miekg/dns v1.1.73
 	github.com/oklog/run v1.2.0
 	github.com/olivere/elastic/v7 v7.0.32
 	github.com/ollama/ollama v0.17.4

@@ -106,7 +106,18 @@ func (h *Handler) reload() error {
 		h.log.Warn("listen address changes need a restart; keeping the old one", "listen", old.cfg.Listen)
 		cfg.Listen = old.cfg.Listen
 	}
-	pool := newPool(&cfg, old.pool, h.client, h.clock)
+	h.swap(cfg)
+	return nil
+}
+
+// swap installs cfg (validated) with a new pool built from its upstreams and
+// the discovered ones. Callers hold reloadMu. Instances that stay keep their
+// state; new ones are checked before they take traffic; removed ones get no
+// new requests and their in-flight ones finish.
+func (h *Handler) swap(cfg Config) {
+	old := h.state.Load()
+	poolCfg := withDiscovered(cfg, h.discovered)
+	pool := newPool(&poolCfg, old.pool, h.client, h.clock)
 	kept := map[*Upstream]bool{}
 	for _, u := range pool.all {
 		kept[u] = true
@@ -142,7 +153,6 @@ func (h *Handler) reload() error {
 		}
 	}
 	h.updateReady()
-	return nil
 }
 
 // serveManage fans a management call (pull, push, create, copy, delete) out

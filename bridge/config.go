@@ -25,12 +25,14 @@ type Config struct {
 	Policy    string           `yaml:"policy"`
 	Affinity  AffinityConfig   `yaml:"affinity"`
 	Upstreams []UpstreamConfig `yaml:"upstreams"`
-	Health    HealthConfig     `yaml:"health"`
-	Passive   PassiveConfig    `yaml:"passive"`
-	Breaker   BreakerConfig    `yaml:"breaker"`
-	Timeouts  TimeoutConfig    `yaml:"timeouts"`
-	Retry     RetryConfig      `yaml:"retry"`
-	Server    ServerConfig     `yaml:"server"`
+	// UpstreamsDNS adds the upstreams a DNS name resolves to (discovery.go).
+	UpstreamsDNS DNSDiscoveryConfig `yaml:"upstreams_dns"`
+	Health       HealthConfig       `yaml:"health"`
+	Passive      PassiveConfig      `yaml:"passive"`
+	Breaker      BreakerConfig      `yaml:"breaker"`
+	Timeouts     TimeoutConfig      `yaml:"timeouts"`
+	Retry        RetryConfig        `yaml:"retry"`
+	Server       ServerConfig       `yaml:"server"`
 	// AdminToken enables the management calls (/api/pull, create, copy,
 	// delete, push) and guards POST /admin/reload. Empty: management calls
 	// are refused with 403 and reload is allowed from loopback only.
@@ -160,8 +162,9 @@ type LogConfig struct {
 // (DESIGN.md "Defaults").
 func DefaultConfig() Config {
 	c := Config{
-		Listen: "127.0.0.1:11434",
-		Policy: "model-aware",
+		Listen:       "127.0.0.1:11434",
+		Policy:       "model-aware",
+		UpstreamsDNS: defaultDNSDiscovery(),
 		// Health: three misses in a row, each given a full second, so a slow
 		// answer on a loaded machine is not taken for a hang, while a hung
 		// instance is still out within about 3 s (checks run back to back
@@ -234,8 +237,11 @@ func ParseUpstreamFlag(s string) (UpstreamConfig, error) {
 // message that names the key.
 func (c *Config) Validate() error {
 	var errs []error
-	if len(c.Upstreams) == 0 {
-		errs = append(errs, errors.New("upstreams: at least one is required"))
+	if len(c.Upstreams) == 0 && !c.UpstreamsDNS.enabled() {
+		errs = append(errs, errors.New("upstreams: at least one is required (or upstreams_dns)"))
+	}
+	if err := c.UpstreamsDNS.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	seen := map[string]bool{}
 	for i := range c.Upstreams {

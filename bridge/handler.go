@@ -51,6 +51,11 @@ type Handler struct {
 	reloadMu sync.Mutex
 	loadCfg  func() (Config, error) // re-reads file + flags on reload
 	baseCtx  context.Context
+
+	// discovered are the upstreams DNS found (discovery.go), added to the
+	// configured ones whenever a pool is built; guarded by reloadMu.
+	discovered []UpstreamConfig
+	discoveryM *discoveryMetrics
 }
 
 // state is one configuration generation.
@@ -159,6 +164,7 @@ func NewHandler(cfg Config, o Options) *Handler {
 	h.metrics = newMetrics(reg, o.Version, cfg.InstanceID, func() []*Upstream { return h.state.Load().pool.all })
 	h.gm = newGuardMetrics(reg)
 	h.promh = promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	h.discoveryM = newDiscoveryMetrics(reg)
 	pool := newPool(&cfg, nil, h.client, clock)
 	for _, u := range pool.all {
 		h.metrics.bindUpstream(u)
@@ -205,6 +211,10 @@ func (h *Handler) Start(ctx context.Context) {
 	st := h.state.Load()
 	st.pool.checkAll(ctx, true)
 	st.pool.start(ctx)
+	if d := st.cfg.UpstreamsDNS; d.enabled() {
+		h.discoverOnce(ctx, d) // serve the discovered fleet from the first request
+	}
+	go h.discoverLoop(ctx)
 	h.updateReady()
 }
 

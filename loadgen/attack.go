@@ -63,9 +63,17 @@ func NewAttacker(ctx context.Context, cfg Config) (*Attacker, error) {
 		}
 		model = m
 	}
+	targeter := NewTargeter(cfg.Target, cfg.Mix, model, cfg.Seed)
+	if sh := cfg.Shard; sh.split() {
+		// This shard's arrivals are every Count-th of the full schedule,
+		// each with the request the full run draws for it.
+		cfg.Pacer = ShardPacer{Pacer: cfg.Pacer, Shard: sh}
+		full := targeter
+		targeter = func(seq uint64, t *Target) error { return full(sh.global(seq), t) }
+	}
 	return &Attacker{
 		cfg:      cfg,
-		targeter: NewTargeter(cfg.Target, cfg.Mix, model, cfg.Seed),
+		targeter: targeter,
 		client:   &Client{HTTP: cfg.HTTPClient, Timeout: cfg.Timeout},
 		results:  make(chan *Result, 8192),
 	}, nil

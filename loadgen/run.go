@@ -48,7 +48,10 @@ type Config struct {
 	Grace       time.Duration // after Duration, arrivals still unsent this long are dropped; 0: DefaultGrace
 	MaxRequests uint64        // bound on arrivals, whatever the pacer says; 0: DefaultMaxRequests
 
-	Seed     uint64 // drives the mix and Poisson pacer; same seed, same requests
+	Seed uint64 // drives the mix and Poisson pacer; same seed, same requests
+	// Shard makes this run one of several generators that share the
+	// pacer's rate and the mix (shard.go); open model only.
+	Shard    Shard
 	Scenario string // written into the results; "" = "load"
 
 	HTTPClient       *http.Client // nil: one on NewTransport(MaxInFlight)
@@ -85,6 +88,12 @@ func (c *Config) defaults() error {
 	}
 	if c.Users < 0 || c.ThinkTime < 0 {
 		return errors.New("users and think time must not be negative")
+	}
+	if err := c.Shard.validate(); err != nil {
+		return err
+	}
+	if c.Shard.split() && c.Users > 0 {
+		return errors.New("shards split an open model's arrivals; a closed model's users are per generator")
 	}
 	if c.Pacer != nil {
 		if w, stop := c.Pacer.Pace(0, 0); !stop && w == 0 && c.Pacer.Rate(0) == 0 {

@@ -26,7 +26,9 @@ that each wait for their answer), for comparison only.
 
 The default mix is streamed /api/chat against the first model GET /api/tags
 lists; --mix FILE gives endpoints, models, streaming and length
-distributions (see README "Load generator"). Targets must be on loopback.
+distributions (see README "Load generator"). Targets must be on loopback
+(unless --allow-non-loopback). --shard i/N splits one run over N generators
+(see README "Sharded load").
 
 Flags:
 `
@@ -40,7 +42,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		target      = fs.String("target", "", "server root URL, e.g. http://127.0.0.1:11434 (required; loopback only)")
 		rate        = fs.Float64("rate", 0, "open model: requests per second (required unless --stages or --users)")
 		duration    = fs.Duration("duration", 10*time.Second, "how long to send (with --stages: defaults to their total)")
-		out         = fs.String("out", "", "write results JSON (schema dsbridge.results/v1) to this file")
+		out         = fs.String("out", "", "write results JSON (schema dsbridge.results/v1) to this file; - writes it on stdout instead of the summary (a Kubernetes Job's log)")
 		mixFile     = fs.String("mix", "", "request mix YAML file (default: streamed /api/chat)")
 		model       = fs.String("model", "", "model for mix entries that name none (default: the first of GET /api/tags)")
 		arrival     = fs.String("arrival", "constant", "open-model arrivals: constant (evenly spaced) or poisson (exponential gaps)")
@@ -57,6 +59,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		promptTok   = fs.Int("prompt-tokens", loadgen.DefaultPromptTokens, "default mix: prompt length in words (≈ tokens)")
 		maxTok      = fs.Int("max-tokens", loadgen.DefaultMaxTokens, "default mix: output tokens asked for (num_predict)")
 		progress    = fs.Duration("progress", time.Second, "print a progress line on stderr this often (0: never)")
+		shard       = fs.String("shard", "", "i/N: be shard i (0-based) of N generators, taking every N-th arrival of the run and its request, so N machines together send --rate; merge their --out files with 'dsbridge report merge'")
+		allowRemote = fs.Bool("allow-non-loopback", false, "allow a target off 127.0.0.0/8 and ::1: only for a load test of your own deployment, e.g. the Kubernetes load Job")
 	)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), loadUsage)
@@ -85,7 +89,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := loadgen.Config{
 		Target: *target, Model: *model, Duration: *duration, Timeout: *timeout,
 		MaxInFlight: *maxInFlight, LateAfter: *lateAfter, Grace: *grace, Seed: *seed, Scenario: *scenario,
-		ThinkTime: *think, ProgressEvery: *progress,
+		ThinkTime: *think, ProgressEvery: *progress, AllowNonLoopback: *allowRemote,
+	}
+	if *shard != "" {
+		sh, err := loadgen.ParseShard(*shard)
+		if err != nil {
+			return bad("--shard: %v", err)
+		}
+		cfg.Shard = sh
 	}
 	switch {
 	case *users > 0:
@@ -148,10 +159,14 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if rs == nil {
 		return runErr
 	}
-	if err := loadgen.NewTextReporter(rs)(stdout); err != nil {
+	if *out == "-" {
+		if err := rs.WriteJSON(stdout); err != nil {
+			return err
+		}
+	} else if err := loadgen.NewTextReporter(rs)(stdout); err != nil {
 		return err
 	}
-	if *out != "" {
+	if *out != "" && *out != "-" {
 		if err := writeResults(*out, rs); err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ func commands() map[string]command {
 		"load":    {"drive open-model LLM load at a server and report", runLoad},
 		"bench":   {"run a scenario: cluster, load, chaos, gates, report", runBench},
 		"plan":    {"turn a ramp-to-knee result into a capacity plan", runPlan},
+		"report":  {"merge the results files of sharded load generators", runReport},
 		"version": {"print the version", runVersion},
 
 		"tinymodel": {"write a tiny random-weight llama GGUF that real Ollama loads", runTinymodel},

@@ -31,6 +31,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var upstreams stringList
 	listen := fs.String("listen", "", "address to listen on (default 127.0.0.1:11434, or the config's listen)")
 	fs.Var(&upstreams, "upstream", "Ollama instance URL[,weight=N][,backup][,max_in_flight=N]; repeatable; replaces the config's list")
+	upstreamsDNS := fs.String("upstreams-dns", "", "also take upstreams from DNS: NAME[,type=A|SRV][,port=N][,server=HOST:PORT][,interval=D] (see README, \"DNS discovery\")")
 	instance := fs.String("instance-id", "", "this bridge's id in logs and metrics (default: host name)")
 	configPath := fs.String("config", "", "YAML configuration file")
 	policy := fs.String("policy", "", "selection policy: model-aware, round_robin or least_outstanding")
@@ -75,6 +76,13 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 				}
 				cfg.Upstreams = append(cfg.Upstreams, u)
 			}
+		}
+		if *upstreamsDNS != "" {
+			d, err := bridge.ParseDNSFlag(*upstreamsDNS, cfg.UpstreamsDNS)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.UpstreamsDNS = d
 		}
 		if *instance != "" {
 			cfg.InstanceID = *instance
