@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards
+.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards images up down
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -37,6 +37,12 @@ fuzz:
 # $DSBRIDGE_OLLAMA_BIN). See scripts/build-ollama.sh.
 ollama:
 	./scripts/build-ollama.sh
+
+# The container images (all FROM scratch, built here: no registry needed),
+# tagged by content hash so that a second run reuses what did not change.
+# See README, "Containers".
+images: build ollama
+	$(BIN) images
 
 # The simulator held to real Ollama: the same requests to both, every
 # client-visible difference fails with a diff, known ones included
