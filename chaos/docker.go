@@ -1,0 +1,224 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// The container injectors need a Target whose Container is set, that is a
+// cluster started by `dsbridge bench --runtime docker` (package cluster).
+
+// containers returns each target's Container, or says which has none.
+func containers(action string, targets []Target) ([]Container, error) {
+	out := make([]Container, len(targets))
+	for i, t := range targets {
+		if t.Container == nil {
+			return nil, fmt.Errorf("%s %s: not a container (run with --runtime docker)", action, t.Name)
+		}
+		out[i] = t.Container
+	}
+	return out, nil
+}
+
+// ContainerPause freezes each target's container with the cgroup freezer
+// (docker pause): every process stops at once, sockets stay open, nothing
+// answers — a hang no signal handler can see. Revert thaws it.
+type ContainerPause struct{}
+
+func newContainerPause(Spec, Deps) (Injector, error) { return ContainerPause{}, nil }
+
+// Describe implements Describer.
+func (ContainerPause) Describe() string { return "docker pause (cgroup freezer; unpause on revert)" }
+
+// Inject implements Injector.
+func (ContainerPause) Inject(ctx context.Context, targets []Target) (Revert, error) {
+	cs, err := containers("container_pause", targets)
+	if err != nil {
+		return nil, err
+	}
+	return applyAll(ctx, cs, targets, "pause", Container.Pause, Container.Unpause)
+}
+
+// Partition takes each target's container off the cluster network: packets
+// to its address go nowhere, so connections hang until they time out, as
+// with a pulled cable. Revert reconnects it at the same address and name.
+type Partition struct{}
+
+func newPartition(Spec, Deps) (Injector, error) { return Partition{}, nil }
+
+// Describe implements Describer.
+func (Partition) Describe() string {
+	return "disconnect from the cluster network (reconnect on revert)"
+}
+
+// Inject implements Injector.
+func (Partition) Inject(ctx context.Context, targets []Target) (Revert, error) {
+	cs, err := containers("partition", targets)
+	if err != nil {
+		return nil, err
+	}
+	return applyAll(ctx, cs, targets, "disconnect", Container.Disconnect, Container.Reconnect)
+}
+
+// applyAll applies do to every container and returns the revert that
+// undoes it on each; when one fails, those already done are undone.
+func applyAll(ctx context.Context, cs []Container, targets []Target, what string, do, undo func(Container, context.Context) error) (Revert, error) {
+	revert := func(done []Container) Revert {
+		return func(ctx context.Context) error {
+			var errs []error
+			for i, c := range done {
+				if err := undo(c, ctx); err != nil {
+					errs = append(errs, fmt.Errorf("undo %s %s: %w", what, targets[i].Name, err))
+				}
+			}
+			return errors.Join(errs...)
+		}
+	}
+	for i, c := range cs {
+		if err := do(c, ctx); err != nil {
+			_ = revert(cs[:i])(ctx)
+			return nil, fmt.Errorf("%s %s: %w", what, targets[i].Name, err)
+		}
+	}
+	return revert(cs), nil
+}
+
+// CPULimit lowers each container's CPU quota (docker update --cpus) while
+// it runs: a noisy neighbour or an undersized node. Revert lifts it to the
+// machine's CPU count.
+type CPULimit struct{ CPUs float64 }
+
+func newCPULimit(s Spec, _ Deps) (Injector, error) {
+	if s.CPUs <= 0 {
+		return nil, errors.New("cpu_limit: cpus must be > 0")
+	}
+	return CPULimit{CPUs: s.CPUs}, nil
+}
+
+// Describe implements Describer.
+func (c CPULimit) Describe() string { return fmt.Sprintf("docker update --cpus %g", c.CPUs) }
+
+// Inject implements Injector.
+func (c CPULimit) Inject(ctx context.Context, targets []Target) (Revert, error) {
+	cs, err := containers("cpu_limit", targets)
+	if err != nil {
+		return nil, err
+	}
+	set := func(cpus float64) func(Container, context.Context) error {
+		return func(ct Container, ctx context.Context) error { return ct.SetLimits(ctx, Limits{CPUs: cpus}) }
+	}
+	return applyAll(ctx, cs, targets, "cpu limit", set(c.CPUs), set(float64(runtime.NumCPU())))
+}
+
+// OOM lowers each container's memory limit to Memory and sends the server a
+// request whose body needs more than that, so the kernel's OOM killer ends
+// it: an Ollama server given a prompt larger than its box. Inject returns
+// once the container has exited OOM-killed (an error if it did not within
+// 30 s). Revert restores the limit it was created with and starts it again.
+type OOM struct {
+	MemoryBytes int64
+	HTTP        *http.Client
+}
+
+// oomBody is how much the triggering request carries: larger than any
+// limit the action takes (at most 32 MiB), smaller than the simulator's
+// body limit (64 MiB).
+const oomBody = 48 << 20
+
+func newOOM(s Spec, d Deps) (Injector, error) {
+	m := s.MemoryBytes
+	if m == 0 {
+		m = 16 << 20
+	}
+	if m > 32<<20 {
+		return nil, errors.New("oom: memory must be at most 32 MiB (the triggering request carries 48)")
+	}
+	return OOM{MemoryBytes: m, HTTP: &http.Client{Timeout: 20 * time.Second}}, nil
+}
+
+// Describe implements Describer.
+func (o OOM) Describe() string {
+	return fmt.Sprintf("docker update --memory %dm, then a %d MiB request: OOM kill (limit restored and started on revert)", o.MemoryBytes>>20, oomBody>>20)
+}
+
+// Inject implements Injector.
+func (o OOM) Inject(ctx context.Context, targets []Target) (Revert, error) {
+	cs, err := containers("oom", targets)
+	if err != nil {
+		return nil, err
+	}
+	var killed []int
+	revert := func(ctx context.Context) error {
+		var errs []error
+		for _, i := range killed {
+			if err := cs[i].SetLimits(ctx, cs[i].Limits()); err != nil {
+				errs = append(errs, fmt.Errorf("restore limit %s: %w", targets[i].Name, err))
+				continue
+			}
+			if targets[i].Proc != nil && !targets[i].Proc.Running() {
+				if err := targets[i].Proc.Start(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("restart %s: %w", targets[i].Name, err))
+				}
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for i, c := range cs {
+		if targets[i].AdminURL == "" {
+			return revert, fmt.Errorf("oom %s: no URL to send the request to (sims and Ollamas only)", targets[i].Name)
+		}
+		if err := c.SetLimits(ctx, Limits{MemoryBytes: o.MemoryBytes}); err != nil {
+			return revert, fmt.Errorf("oom %s: lower limit: %w", targets[i].Name, err)
+		}
+		killed = append(killed, i)
+		go o.push(targets[i].AdminURL)
+		if err := waitOOM(ctx, c, 30*time.Second); err != nil {
+			return revert, fmt.Errorf("oom %s: %w", targets[i].Name, err)
+		}
+	}
+	return revert, nil
+}
+
+// push sends one request with a huge prompt; its answer does not matter.
+func (o OOM) push(base string) {
+	var b bytes.Buffer
+	b.Grow(oomBody + 100)
+	b.WriteString(`{"model":"x","stream":false,"prompt":"`)
+	b.WriteString(strings.Repeat("a", oomBody))
+	b.WriteString(`"}`)
+	resp, err := o.HTTP.Post(strings.TrimRight(base, "/")+"/api/generate", "application/json", &b)
+	if err == nil {
+		resp.Body.Close()
+	}
+}
+
+// waitOOM waits until the container has stopped with the OOM flag set.
+func waitOOM(ctx context.Context, c Container, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		running, oom, err := c.State(ctx)
+		if err != nil {
+			return err
+		}
+		if !running {
+			if !oom {
+				return errors.New("exited, but not by the OOM killer")
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not OOM-killed within %v", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
