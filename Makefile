@@ -14,11 +14,12 @@ build:
 
 # Packages that run real Ollama go last, on their own: its runner's threads
 # spin at full CPU while generating and would skew the others' timing tests.
-REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/ ./e2e/realollama/
+# e2e/containers (clusters of containers, one with real Ollama) too.
+REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/ ./e2e/realollama/ ./e2e/containers/
 
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$' -e '/e2e/realollama$$')
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$' -e '/e2e/realollama$$' -e '/e2e/containers$$')
 	$(GO) test -p 1 -count=1 -timeout 20m $(REAL_OLLAMA_PKGS)
 	$(MAKE) fuzz
 
@@ -43,6 +44,19 @@ ollama:
 # See README, "Containers".
 images: build ollama
 	$(BIN) images
+
+# Compose stacks (compose/): STACK=local (default) uses only the images built
+# here; STACK=public names public images and needs a registry.
+COMPOSE ?= docker-compose
+STACK   ?= local
+STACK_FILE_local  := compose/local.yml
+STACK_FILE_public := compose/docker-compose.yml
+up: $(if $(filter local,$(STACK)),build)
+	$(if $(filter local,$(STACK)),$(BIN) images dsbridge nginx prometheus)
+	$(COMPOSE) -p dsbridge -f $(STACK_FILE_$(STACK)) up -d
+
+down:
+	$(COMPOSE) -p dsbridge -f $(STACK_FILE_$(STACK)) down -v --remove-orphans
 
 # The simulator held to real Ollama: the same requests to both, every
 # client-visible difference fails with a diff, known ones included

@@ -20,6 +20,8 @@ type Container interface {
 	// update); Limits are those it was created with.
 	SetLimits(ctx context.Context, l Limits) error
 	Limits() Limits
+	// MemoryUsage is the container's memory use now, in bytes.
+	MemoryUsage(ctx context.Context) (int64, error)
 	// State reports whether the container runs and whether the kernel's
 	// OOM killer ended it.
 	State(ctx context.Context) (running, oomKilled bool, err error)

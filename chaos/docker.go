@@ -1,10 +1,10 @@
 package chaos
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"runtime"
 	"strings"
@@ -116,35 +116,29 @@ func (c CPULimit) Inject(ctx context.Context, targets []Target) (Revert, error) 
 	return applyAll(ctx, cs, targets, "cpu limit", set(c.CPUs), set(float64(runtime.NumCPU())))
 }
 
-// OOM lowers each container's memory limit to Memory and sends the server a
-// request whose body needs more than that, so the kernel's OOM killer ends
-// it: an Ollama server given a prompt larger than its box. Inject returns
-// once the container has exited OOM-killed (an error if it did not within
-// 30 s). Revert restores the limit it was created with and starts it again.
+// OOM lowers each container's memory limit to just above what it uses
+// (MemoryBytes more; default 8 MiB) and sends the server a request whose
+// body needs more than that, so the kernel's OOM killer ends it: an Ollama
+// server handed a prompt larger than its box. (On cgroup v1 a limit below
+// the current use is refused, hence "just above".) Inject returns once the
+// container has exited OOM-killed, and fails if it did not within 30 s.
+// Revert restores the limit it was created with and starts it again.
 type OOM struct {
-	MemoryBytes int64
-	HTTP        *http.Client
+	Headroom int64
+	HTTP     *http.Client
 }
 
-// oomBody is how much the triggering request carries: larger than any
-// limit the action takes (at most 32 MiB), smaller than the simulator's
-// body limit (64 MiB).
-const oomBody = 48 << 20
-
 func newOOM(s Spec, d Deps) (Injector, error) {
-	m := s.MemoryBytes
-	if m == 0 {
-		m = 16 << 20
+	h := s.MemoryBytes
+	if h == 0 {
+		h = 8 << 20
 	}
-	if m > 32<<20 {
-		return nil, errors.New("oom: memory must be at most 32 MiB (the triggering request carries 48)")
-	}
-	return OOM{MemoryBytes: m, HTTP: &http.Client{Timeout: 20 * time.Second}}, nil
+	return OOM{Headroom: h, HTTP: &http.Client{Timeout: 30 * time.Second}}, nil
 }
 
 // Describe implements Describer.
 func (o OOM) Describe() string {
-	return fmt.Sprintf("docker update --memory %dm, then a %d MiB request: OOM kill (limit restored and started on revert)", o.MemoryBytes>>20, oomBody>>20)
+	return fmt.Sprintf("docker update --memory (use + %d MiB), then a request larger than that: OOM kill (limit restored and started on revert)", o.Headroom>>20)
 }
 
 // Inject implements Injector.
@@ -173,11 +167,16 @@ func (o OOM) Inject(ctx context.Context, targets []Target) (Revert, error) {
 		if targets[i].AdminURL == "" {
 			return revert, fmt.Errorf("oom %s: no URL to send the request to (sims and Ollamas only)", targets[i].Name)
 		}
-		if err := c.SetLimits(ctx, Limits{MemoryBytes: o.MemoryBytes}); err != nil {
-			return revert, fmt.Errorf("oom %s: lower limit: %w", targets[i].Name, err)
+		used, err := c.MemoryUsage(ctx)
+		if err != nil {
+			return revert, fmt.Errorf("oom %s: memory use: %w", targets[i].Name, err)
+		}
+		limit := used + o.Headroom
+		if err := c.SetLimits(ctx, Limits{MemoryBytes: limit}); err != nil {
+			return revert, fmt.Errorf("oom %s: lower limit to %d MiB: %w", targets[i].Name, limit>>20, err)
 		}
 		killed = append(killed, i)
-		go o.push(targets[i].AdminURL)
+		go o.push(targets[i].AdminURL, 2*limit+(16<<20))
 		if err := waitOOM(ctx, c, 30*time.Second); err != nil {
 			return revert, fmt.Errorf("oom %s: %w", targets[i].Name, err)
 		}
@@ -185,17 +184,25 @@ func (o OOM) Inject(ctx context.Context, targets []Target) (Revert, error) {
 	return revert, nil
 }
 
-// push sends one request with a huge prompt; its answer does not matter.
-func (o OOM) push(base string) {
-	var b bytes.Buffer
-	b.Grow(oomBody + 100)
-	b.WriteString(`{"model":"x","stream":false,"prompt":"`)
-	b.WriteString(strings.Repeat("a", oomBody))
-	b.WriteString(`"}`)
-	resp, err := o.HTTP.Post(strings.TrimRight(base, "/")+"/api/generate", "application/json", &b)
+// push sends one request with a prompt of n bytes; its answer does not
+// matter (a simulator reads at most 64 MiB of it, still more than the limit).
+func (o OOM) push(base string, n int64) {
+	body := io.MultiReader(strings.NewReader(`{"model":"x","stream":false,"prompt":"`),
+		io.LimitReader(repeatReader('a'), n), strings.NewReader(`"}`))
+	resp, err := o.HTTP.Post(strings.TrimRight(base, "/")+"/api/generate", "application/json", body)
 	if err == nil {
 		resp.Body.Close()
 	}
+}
+
+// repeatReader yields one byte forever.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
 }
 
 // waitOOM waits until the container has stopped with the OOM flag set.

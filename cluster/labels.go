@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/containerd/errdefs"
@@ -37,17 +38,68 @@ func RemoveRun(ctx context.Context, docker *client.Client, run string) error {
 	return removeWhere(ctx, docker, LabelRun+"="+run, func(map[string]string) bool { return true })
 }
 
-// RemoveLeftovers removes the containers and networks of earlier runs
-// whose owning process no longer exists. Runs of live processes (other
-// test packages running at the same time) are left alone.
+// ComposeProject is the Compose project name a process uses for a stack it
+// starts in tests, so that a stack whose test died can be found and removed.
+func ComposeProject(pid int) string { return composePrefix + strconv.Itoa(pid) }
+
+const (
+	composePrefix = "dsbtest-"
+	composeLabel  = "com.docker.compose.project"
+)
+
+// RemoveLeftovers removes the containers and networks of earlier runs, and
+// the Compose stacks of earlier tests (with their volumes), whose owning
+// process no longer exists. Runs of live processes (other test packages
+// running at the same time) are left alone.
 func RemoveLeftovers(ctx context.Context, docker *client.Client) error {
-	return removeWhere(ctx, docker, LabelRun, func(l map[string]string) bool { return !processAlive(l[LabelPID]) })
+	err := removeWhere(ctx, docker, LabelRun, func(l map[string]string) bool { return !processAlive(l[LabelPID]) })
+	deadStack := func(l map[string]string) bool {
+		pid, ok := strings.CutPrefix(l[composeLabel], composePrefix)
+		return ok && !processAlive(pid)
+	}
+	return errors.Join(err, removeWhere(ctx, docker, composeLabel, deadStack), removeVolumesWhere(ctx, docker, composeLabel, deadStack))
 }
 
-// Owned lists the containers and networks that this process still owns,
-// for a test that checks nothing is left behind.
+func removeVolumesWhere(ctx context.Context, docker *client.Client, label string, pick func(map[string]string) bool) error {
+	vs, err := docker.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", label)})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, v := range vs.Items {
+		if pick(v.Labels) {
+			if _, err := docker.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove volume %s: %w", v.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Owned lists the containers, networks and volumes that this process still
+// owns (its clusters' and its Compose stack's), for a test that checks
+// nothing is left behind.
 func Owned(ctx context.Context, docker *client.Client) ([]string, error) {
-	f := client.Filters{}.Add("label", LabelPID+"="+strconv.Itoa(os.Getpid()))
+	out, err := owned(ctx, docker, client.Filters{}.Add("label", LabelPID+"="+strconv.Itoa(os.Getpid())))
+	if err != nil {
+		return nil, err
+	}
+	stack := client.Filters{}.Add("label", composeLabel+"="+ComposeProject(os.Getpid()))
+	more, err := owned(ctx, docker, stack)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := docker.VolumeList(ctx, client.VolumeListOptions{Filters: stack})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs.Items {
+		more = append(more, "volume "+v.Name)
+	}
+	return append(out, more...), nil
+}
+
+func owned(ctx context.Context, docker *client.Client, f client.Filters) ([]string, error) {
 	var out []string
 	cs, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -219,4 +220,22 @@ func (l tcLogger) Printf(format string, a ...any) {
 	if l.w != nil {
 		fmt.Fprintf(l.w, format+"\n", a...)
 	}
+}
+
+// MemoryUsage implements chaos.Container: the cgroup's memory use now.
+func (m *Member) MemoryUsage(ctx context.Context) (int64, error) {
+	res, err := m.c.docker.ContainerStats(ctx, m.ID, client.ContainerStatsOptions{})
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	var st struct {
+		MemoryStats struct {
+			Usage int64 `json:"usage"`
+		} `json:"memory_stats"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&st); err != nil {
+		return 0, err
+	}
+	return st.MemoryStats.Usage, nil
 }

@@ -144,8 +144,8 @@ type Event struct {
 	// Grace (stop, rolling_restart) bounds the graceful stop before SIGKILL
 	// (default 10s).
 	Grace Duration `yaml:"grace,omitempty" json:"grace,omitempty"`
-	// MemoryMB (oom) is the memory limit set before the request that
-	// overflows it (default 16).
+	// MemoryMB (oom) is how far above its current use the container's
+	// memory limit is set before the request that overflows it (default 8).
 	MemoryMB int `yaml:"memory_mb,omitempty" json:"memory_mb,omitempty"`
 	// CPUs (cpu_limit) is the CPU quota, in CPUs.
 	CPUs float64 `yaml:"cpus,omitempty" json:"cpus,omitempty"`

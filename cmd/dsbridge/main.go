@@ -31,6 +31,7 @@ func commands() map[string]command {
 		"plan":    {"turn a ramp-to-knee result into a capacity plan", runPlan},
 		"version": {"print the version", runVersion},
 
+		"probe":     {"GET a URL, exit 0 on 2xx: a health check for the FROM-scratch image", runProbe},
 		"images":    {"build the container images (FROM scratch, no registry) for --runtime docker and compose/", runImages},
 		"tinymodel": {"write a tiny random-weight llama GGUF that real Ollama loads", runTinymodel},
 	}
