@@ -41,7 +41,9 @@ func TestHashFollowsContents(t *testing.T) {
 	if err := os.WriteFile(p, []byte("one"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	im := func() *Image { return &Image{Name: "x", Files: []File{{Src: p, Dst: "/prog"}}, Entrypoint: []string{"/prog"}} }
+	im := func() *Image {
+		return &Image{Name: "x", Files: []File{{Src: p, Dst: "/prog"}}, Entrypoint: []string{"/prog"}}
+	}
 	h1, _ := im().Hash()
 	h2, _ := im().Hash()
 	if h1 != h2 || len(h1) != hashLen {

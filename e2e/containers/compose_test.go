@@ -119,7 +119,6 @@ func stackHealthy(t *testing.T, docker *client.Client, project string, n int) bo
 
 func port(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
 
-
 // The stack for users names public images, so it cannot start here; the
 // Compose tool still checks it: syntax, references, interpolation.
 func TestPublicComposeFileIsValid(t *testing.T) {
