@@ -60,6 +60,14 @@ func RemoveLeftovers(ctx context.Context, docker *client.Client) error {
 	return errors.Join(err, removeWhere(ctx, docker, composeLabel, deadStack), removeVolumesWhere(ctx, docker, composeLabel, deadStack))
 }
 
+// RemoveOwned removes what Owned lists: everything of this process.
+func RemoveOwned(ctx context.Context, docker *client.Client) error {
+	me := strconv.Itoa(os.Getpid())
+	mine := func(l map[string]string) bool { return l[LabelPID] == me || l[composeLabel] == ComposeProject(os.Getpid()) }
+	return errors.Join(removeWhere(ctx, docker, LabelPID, mine), removeWhere(ctx, docker, composeLabel, mine),
+		removeVolumesWhere(ctx, docker, composeLabel, mine))
+}
+
 func removeVolumesWhere(ctx context.Context, docker *client.Client, label string, pick func(map[string]string) bool) error {
 	vs, err := docker.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", label)})
 	if err != nil {

@@ -49,7 +49,7 @@ func TestLocalComposeStack(t *testing.T) {
 
 	project := cluster.ComposeProject(os.Getpid())
 	lb, prom := testproc.FreeAddr(t), testproc.FreeAddr(t)
-	compose := func(args ...string) string {
+	compose := func(ctx context.Context, args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, composeBin, append([]string{"-p", project, "-f", filepath.Join("..", "..", "compose", "local.yml")}, args...)...)
 		cmd.Env = append(os.Environ(), "DSBRIDGE_LB_PORT="+port(lb), "DSBRIDGE_PROM_PORT="+port(prom))
@@ -59,9 +59,13 @@ func TestLocalComposeStack(t *testing.T) {
 		}
 		return string(out)
 	}
-	t.Cleanup(func() { compose("down", "-v", "--remove-orphans", "-t", "5") })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		compose(ctx, "down", "-v", "--remove-orphans", "-t", "5")
+	})
 	start := time.Now()
-	compose("up", "-d")
+	compose(ctx, "up", "-d")
 	t.Logf("docker-compose up -d: %.1fs", time.Since(start).Seconds())
 
 	// Every service runs; those with a health check are healthy.

@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		left, err := cluster.Owned(context.Background(), docker)
 		if err != nil || len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: left behind after the tests: %v %v\n", left, err)
-			_ = cluster.RemoveLeftovers(context.Background(), docker)
+			_ = cluster.RemoveOwned(context.Background(), docker)
 			code = 1
 		}
 	}
