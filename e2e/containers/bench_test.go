@@ -41,3 +41,20 @@ func TestRollingRestartBehindNginxDropsNothing(t *testing.T) {
 		t.Errorf("the rolling restart did not restart both bridges: %+v", res.Chaos)
 	}
 }
+
+// Every container action on one timeline (the shipped container-faults
+// scenario): docker pause of sim-1, a tenth of a CPU for sim-2, an OOM kill
+// of sim-3 and its restart. Each takes effect (the injectors return only
+// once it has: the OOM one when the container's state says OOMKilled) and
+// is undone, and the gates hold.
+func TestContainerFaultsOnTheTimeline(t *testing.T) {
+	res := runScenario(t, "container-faults")
+	if len(res.Chaos) != 3 {
+		t.Fatalf("want 3 chaos events, got %+v", res.Chaos)
+	}
+	for _, e := range res.Chaos {
+		if e.Error != "" || e.RevertedS == 0 {
+			t.Errorf("%s %s: error %q, reverted at %.1fs", e.Action, e.Target, e.Error, e.RevertedS)
+		}
+	}
+}
