@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,6 +35,16 @@ func TestMain(m *testing.M) {
 		if err := cluster.RemoveLeftovers(context.Background(), docker); err != nil {
 			fmt.Fprintln(os.Stderr, "removing leftovers:", err)
 		}
+		// Interrupted (Ctrl-C, go test's timeout signal): no t.Cleanup
+		// runs, so remove this process's containers here.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		go func() {
+			sig := <-sigs
+			fmt.Fprintf(os.Stderr, "%v: removing this run's containers\n", sig)
+			_ = cluster.RemoveOwned(context.Background(), docker)
+			os.Exit(2)
+		}()
 	}
 	code := m.Run()
 	if docker != nil {
