@@ -92,9 +92,15 @@ func bakeModel(bin, rootfs string, gguf []byte) error {
 	addr := l.Addr().String()
 	l.Close()
 	env := []string{"PATH=/usr/bin:/bin", "OLLAMA_HOST=" + addr, "OLLAMA_MODELS=" + filepath.Join(rootfs, "models"), "HOME=" + tmp}
-	var log bytes.Buffer
+	// Its output goes to a file, read only if it fails.
+	logPath := filepath.Join(tmp, "serve.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
 	srv := exec.Command(bin, "serve")
-	srv.Env, srv.Stdout, srv.Stderr = env, &log, &log
+	srv.Env, srv.Stdout, srv.Stderr = env, logf, logf
 	srv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := srv.Start(); err != nil {
 		return err
@@ -109,7 +115,8 @@ func bakeModel(bin, rootfs string, gguf []byte) error {
 			break
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("ollama serve not ready: %v\n%s", err, log.String())
+			out, _ := os.ReadFile(logPath)
+			return fmt.Errorf("ollama serve not ready: %v\n%s", err, out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
