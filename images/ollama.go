@@ -120,7 +120,9 @@ func bakeModel(bin, rootfs string, gguf []byte) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	out, err := exec.CommandContext(ctx, bin, "create", OllamaModel, "-f", mf).CombinedOutput()
+	create := exec.CommandContext(ctx, bin, "create", OllamaModel, "-f", mf)
+	create.Env = env // OLLAMA_HOST: the server above
+	out, err := create.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ollama create: %v\n%s", err, out)
 	}
