@@ -27,7 +27,10 @@ func TestOOMKilledOllamaLeavesAndRejoinsRotation(t *testing.T) {
 	requireDocker(t)
 	ollamaBin := ollamatest.Binary(t)
 	t.Setenv("DSBRIDGE_OLLAMA_BIN", ollamaBin)
-	c := upCluster(t, cluster.Spec{Ollamas: 2, Bridges: 1})
+	// Round robin: the default model-aware policy rightly keeps sending
+	// to the Ollama that has the model loaded, which would hide whether
+	// the returned one is back in rotation.
+	c := upCluster(t, cluster.Spec{Ollamas: 2, Bridges: 1, BridgeArgs: []string{"--policy", "round_robin"}})
 	bridge := c.Bridges[0]
 	victim := c.Ollamas[0]
 
