@@ -1,6 +1,17 @@
 package containers
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dsbridge/dsbridge/bench"
+	"github.com/dsbridge/dsbridge/cluster"
+	"github.com/dsbridge/dsbridge/images"
+	"github.com/dsbridge/dsbridge/internal/testproc"
+	"github.com/dsbridge/dsbridge/scenarios"
+)
 
 // The shipped failover-kill scenario, in containers: sim-1's container is
 // SIGKILLed (docker kill) 10 s in and started again 8 s later; the gates
@@ -58,3 +69,34 @@ func TestContainerFaultsOnTheTimeline(t *testing.T) {
 		}
 	}
 }
+
+// A run interrupted under load (as Ctrl-C does: its context ends) is
+// reported broken and removes every container and network it started.
+func TestInterruptedRunLeavesNothing(t *testing.T) {
+	requireDocker(t)
+	sc, err := scenarios.Load("failover-kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// The first progress line comes once the load runs: interrupt then.
+	interrupt := writerFunc(func(p []byte) (int, error) { cancel(); return len(p), nil })
+	_, err = bench.Run(ctx, bench.Options{Scenario: sc, OutDir: t.TempDir(), Binary: testproc.Binary(t), Runtime: bench.RuntimeDocker,
+		Progress: interrupt, ProgressEvery: time.Second})
+	if !errors.Is(err, bench.ErrBroken) {
+		t.Fatalf("interrupted run: %v; want ErrBroken", err)
+	}
+	docker, err := images.NewDockerClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	if left, err := cluster.Owned(context.Background(), docker); err != nil || len(left) > 0 {
+		t.Fatalf("left behind by the interrupted run: %v %v", left, err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
