@@ -97,3 +97,23 @@ func TestEnsureBuildsOnceAndRuns(t *testing.T) {
 		t.Fatalf("docker run %s version: %v\n%s", ref, err, out)
 	}
 }
+
+// parseLdd reads another program's output: whatever it says, it returns
+// absolute paths or an error, and never panics.
+func FuzzParseLdd(f *testing.F) {
+	f.Add("\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x1)\n\t/lib64/ld-linux-x86-64.so.2 (0x2)\n")
+	f.Add("\tlinux-vdso.so.1 (0x00007ffd)\n")
+	f.Add("\tlibfoo.so => not found\n")
+	f.Add("statically linked\n=> \n (")
+	f.Fuzz(func(t *testing.T, s string) {
+		libs, err := parseLdd(s)
+		if err != nil {
+			return
+		}
+		for _, l := range libs {
+			if !strings.HasPrefix(l, "/") {
+				t.Fatalf("relative path %q from %q", l, s)
+			}
+		}
+	})
+}
