@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/client"
 )
@@ -45,7 +47,33 @@ func (b *Builder) Ensure(ctx context.Context, im *Image) (ref string, built bool
 	if err := b.build(ctx, im, ref); err != nil {
 		return "", false, fmt.Errorf("build %s: %w", ref, err)
 	}
-	return ref, true, b.tag(ctx, ref, im.Latest())
+	if err := b.tag(ctx, ref, im.Latest()); err != nil {
+		return "", false, err
+	}
+	b.pruneOlder(ctx, im.Name, ref)
+	return ref, true, nil
+}
+
+// pruneOlder removes the earlier builds of the same image, so that a new
+// dsbridge binary per commit does not pile up images. One still used by a
+// container stays (no force), and so does one built in the last hour (a
+// test binary of another package may be about to start it); failures only
+// cost disk.
+func (b *Builder) pruneOlder(ctx context.Context, name, keep string) {
+	res, err := b.Docker.ImageList(ctx, client.ImageListOptions{Filters: client.Filters{}.Add("label", Label+"="+name)})
+	if err != nil {
+		return
+	}
+	for _, img := range res.Items {
+		if slices.Contains(img.RepoTags, keep) || time.Since(time.Unix(img.Created, 0)) < time.Hour {
+			continue
+		}
+		for _, tag := range img.RepoTags {
+			if _, err := b.Docker.ImageRemove(ctx, tag, client.ImageRemoveOptions{PruneChildren: true}); err == nil {
+				b.logf("image %s: removed (superseded by %s)", tag, keep)
+			}
+		}
+	}
 }
 
 func (b *Builder) tag(ctx context.Context, src, dst string) error {
