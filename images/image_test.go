@@ -2,12 +2,15 @@ package images
 
 import (
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dsbridge/dsbridge/internal/testproc"
 )
@@ -115,5 +118,55 @@ func FuzzParseLdd(f *testing.F) {
 				t.Fatalf("relative path %q from %q", l, s)
 			}
 		}
+	})
+}
+
+// The Redis image (no test elsewhere uses it yet: the bridge has no cache)
+// starts from scratch with its copied libraries and answers PING.
+func TestRedisImageAnswersPing(t *testing.T) {
+	if _, err := exec.Command("docker", "version").CombinedOutput(); err != nil {
+		if os.Getenv("DSBRIDGE_REQUIRE_TOOLS") != "" {
+			t.Fatalf("no Docker engine: %v", err)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+	im, err := Redis()
+	if err != nil {
+		if os.Getenv("DSBRIDGE_REQUIRE_TOOLS") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	docker, err := NewDockerClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ref, _, err := (&Builder{Docker: docker}).Ensure(context.Background(), im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testproc.FreeAddr(t)
+	name := "dsbridge-redis-test-" + strconv.Itoa(os.Getpid())
+	if out, err := exec.Command("docker", "run", "-d", "--rm", "--name", name, "--label", "dsbridge.test=1",
+		"-p", addr+":6379", ref).CombinedOutput(); err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", name).Run() })
+	var reply string
+	testproc.Eventually(t, 20*time.Second, "+PONG from redis in its image", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(time.Second))
+		if _, err := c.Write([]byte("PING\r\n")); err != nil {
+			return false
+		}
+		b := make([]byte, 16)
+		n, _ := c.Read(b)
+		reply = string(b[:n])
+		return strings.HasPrefix(reply, "+PONG")
 	})
 }
