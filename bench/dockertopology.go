@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +63,10 @@ func startDockerTopology(ctx context.Context, sc *scenarios.Scenario, o Topology
 		simArgs = append(simArgs, "--max-queue", strconv.Itoa(sims.MaxQueue))
 	}
 	simArgs = append(simArgs, sims.Args...)
+	logDir := filepath.Join(o.Dir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, err
+	}
 	cl, err := cluster.Up(ctx, cluster.Spec{
 		Binary: o.Binary, Sims: sims.Count, SimArgs: simArgs, Ollamas: sc.Topology.Ollamas.Count,
 		Bridges: sc.Topology.Bridges.Count, BridgeArgs: sc.Topology.Bridges.Args, BridgeConfig: sc.Topology.Bridges.Config,
@@ -69,7 +75,7 @@ func startDockerTopology(ctx context.Context, sc *scenarios.Scenario, o Topology
 	if err != nil {
 		return nil, err
 	}
-	t := &Topology{Model: "deepseek-r1:7b", cluster: cl}
+	t := &Topology{Model: "deepseek-r1:7b", cluster: containerLogs{cl, logDir}}
 	switch {
 	case len(sims.Models) > 0:
 		t.Model = sims.Models[0]
@@ -94,4 +100,19 @@ func startDockerTopology(ctx context.Context, sc *scenarios.Scenario, o Topology
 		}
 	}
 	return t, nil
+}
+
+// containerLogs keeps each container's output in DIR/logs/NAME.log, as the
+// local runtime does for its processes, before the cluster is removed.
+type containerLogs struct {
+	*cluster.Cluster
+	dir string
+}
+
+// Close writes the logs, then removes the cluster.
+func (c containerLogs) Close() error {
+	for _, m := range c.Members() {
+		_ = os.WriteFile(filepath.Join(c.dir, m.Name+".log"), []byte(m.Logs(context.Background())), 0o644)
+	}
+	return c.Cluster.Close()
 }

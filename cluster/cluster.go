@@ -364,7 +364,11 @@ func (m *Member) create(ctx context.Context) error {
 	// check reaches the member (testcontainers' own wait strategies look
 	// the port up again, and guess the host when run inside a container).
 	if err := m.WaitReady(ctx, 90*time.Second); err != nil {
-		return fmt.Errorf("%w\n%s", err, m.Logs(ctx))
+		logs := m.Logs(ctx)
+		if len(logs) > 4<<10 {
+			logs = logs[len(logs)-4<<10:]
+		}
+		return fmt.Errorf("%w\n%s", err, logs)
 	}
 	c.logf("%s ready at %s (%s on %s)", m.Name, m.URL, m.IP, c.Network)
 	return nil

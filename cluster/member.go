@@ -199,7 +199,7 @@ func isNotRunning(err error) bool {
 	return err != nil && (isNotFound(err) || errdefsConflict(err))
 }
 
-// Logs returns the container's output, for an error message.
+// Logs returns the container's output (its last MiB at most).
 func (m *Member) Logs(ctx context.Context) string {
 	if m.ctr == nil {
 		return ""
@@ -209,7 +209,10 @@ func (m *Member) Logs(ctx context.Context) string {
 		return err.Error()
 	}
 	defer r.Close()
-	b, _ := io.ReadAll(io.LimitReader(r, 64<<10))
+	b, _ := io.ReadAll(r)
+	if len(b) > 1<<20 {
+		b = b[len(b)-1<<20:]
+	}
 	return string(b)
 }
 
