@@ -176,8 +176,15 @@ func (o OOM) Inject(ctx context.Context, targets []Target) (Revert, error) {
 			return revert, fmt.Errorf("oom %s: lower limit to %d MiB: %w", targets[i].Name, limit>>20, err)
 		}
 		killed = append(killed, i)
-		go o.push(targets[i].AdminURL, 2*limit+(16<<20))
-		if err := waitOOM(ctx, c, 30*time.Second); err != nil {
+		// Two requests at once, and two more every 3 s until the kill:
+		// on a loaded machine one may be slow to arrive or be answered
+		// before its body is all read.
+		push := func() {
+			for range 2 {
+				go o.push(targets[i].AdminURL, 2*limit+(16<<20))
+			}
+		}
+		if err := waitOOM(ctx, c, 30*time.Second, push); err != nil {
 			return revert, fmt.Errorf("oom %s: %w", targets[i].Name, err)
 		}
 	}
@@ -205,10 +212,16 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitOOM waits until the container has stopped with the OOM flag set.
-func waitOOM(ctx context.Context, c Container, limit time.Duration) error {
+// waitOOM calls push at once and every 3 s until the container has
+// stopped with the OOM flag set.
+func waitOOM(ctx context.Context, c Container, limit time.Duration, push func()) error {
 	deadline := time.Now().Add(limit)
+	var pushed time.Time
 	for {
+		if time.Since(pushed) >= 3*time.Second {
+			push()
+			pushed = time.Now()
+		}
 		running, oom, err := c.State(ctx)
 		if err != nil {
 			return err
