@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards k8s-tools k8s-check
+.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards k8s-tools k8s-check images up down
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -15,15 +15,16 @@ build:
 # Packages that run real Ollama go last, on their own: its runner's threads
 # spin at full CPU while generating and would skew the others' timing tests.
 # e2e/shardedload compares latency percentiles within 2 %: it runs on its
-# own too, first.
-REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/ ./e2e/realollama/
+# own too, first. e2e/containers (clusters of containers, one with real
+# Ollama) runs with them.
+REAL_OLLAMA_PKGS := ./conformance/ ./tinymodel/ ./e2e/realollama/ ./e2e/containers/
 SERIAL_PKGS := ./e2e/shardedload/ $(REAL_OLLAMA_PKGS)
 
 test: build
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$' -e '/e2e/realollama$$' -e '/e2e/shardedload$$')
+	$(GO) test -count=1 -timeout 20m $$($(GO) list ./... | grep -v -e '/conformance$$' -e '/tinymodel$$' -e '/e2e/realollama$$' -e '/e2e/shardedload$$' -e '/e2e/containers$$')
 	cd tools/k8s && $(GO) vet ./... && $(GO) test -count=1 -timeout 15m ./...
-	$(GO) test -p 1 -count=1 -timeout 20m $(SERIAL_PKGS)
+	$(GO) test -p 1 -count=1 -timeout 25m $(SERIAL_PKGS)
 	$(MAKE) fuzz
 
 # A short run of every fuzz target, so CI keeps them honest.
@@ -52,6 +53,25 @@ k8s-tools:
 
 k8s-check:
 	cd tools/k8s && DSBRIDGE_K8S_TOOLS="$$(../../scripts/build-k8s-tools.sh)" $(GO) test -count=1 -timeout 15m -v ./...
+
+# The container images (all FROM scratch, built here: no registry needed),
+# tagged by content hash so that a second run reuses what did not change.
+# See README, "Containers".
+images: build ollama
+	$(BIN) images
+
+# Compose stacks (compose/): STACK=local (default) uses only the images built
+# here; STACK=public names public images and needs a registry.
+COMPOSE ?= docker-compose
+STACK   ?= local
+STACK_FILE_local  := compose/local.yml
+STACK_FILE_public := compose/docker-compose.yml
+up: $(if $(filter local,$(STACK)),build)
+	$(if $(filter local,$(STACK)),$(BIN) images dsbridge nginx prometheus)
+	$(COMPOSE) -p dsbridge -f $(STACK_FILE_$(STACK)) up -d
+
+down:
+	$(COMPOSE) -p dsbridge -f $(STACK_FILE_$(STACK)) down -v --remove-orphans
 
 # The simulator held to real Ollama: the same requests to both, every
 # client-visible difference fails with a diff, known ones included

@@ -133,5 +133,6 @@ func sustained(all []TimelinePoint, bad func(TimelinePoint) string) *Knee {
 // disruptive says whether an action is expected to disturb traffic, and so
 // gets a failover time.
 func disruptive(action string) bool {
-	return slices.Contains([]string{"kill", "pause", "network", "sim_fault", "rolling_restart"}, action)
+	return slices.Contains([]string{"kill", "pause", "stop", "network", "sim_fault", "rolling_restart",
+		"container_pause", "partition", "cpu_limit", "oom"}, action)
 }

@@ -58,6 +58,9 @@ func startPrometheus(ctx context.Context, topo *Topology, dir string) (*promrun.
 		targets = append(targets, promrun.Target{Job: "dsbridge", Addr: m.Addr, Instance: m.Name})
 	}
 	for _, m := range topo.Sims {
+		if !m.Scraped() {
+			continue
+		}
 		targets = append(targets, promrun.Target{Job: "ollamasim", Addr: m.Addr})
 	}
 	logf, err := os.OpenFile(filepath.Join(dir, "logs", "prometheus.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

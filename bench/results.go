@@ -134,6 +134,10 @@ type TopologyInfo struct {
 	LB      string `json:"lb"`
 	Network bool   `json:"network"`
 	Profile string `json:"profile"`
+	// Runtime is local (processes) or docker (containers); Ollamas counts
+	// real Ollama containers besides the sims.
+	Runtime string `json:"runtime,omitempty"`
+	Ollamas int    `json:"ollamas,omitempty"`
 }
 
 // WriteJSON writes results.json into dir.

@@ -43,6 +43,9 @@ type Options struct {
 	// Prometheus starts a real Prometheus watching the run (also when the
 	// scenario's observability.prometheus is set); see startPrometheus.
 	Prometheus bool
+	// Runtime is where the cluster runs: "local" (default) or "docker";
+	// "" takes the scenario's topology.runtime.
+	Runtime string
 }
 
 // Run carries out one scenario and writes results.json, report.md and
@@ -90,7 +93,15 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		return res, fmt.Errorf("%w: %v", ErrBroken, err)
 	}
 
-	topo, err := StartTopology(ctx, sc, TopologyOptions{Binary: o.Binary, Nginx: o.Nginx, Dir: o.OutDir, Seed: sc.Seed})
+	runtime := o.Runtime
+	if runtime == "" {
+		runtime = sc.Topology.Runtime
+	}
+	if err := checkRuntime(sc, runtime); err != nil {
+		return broke(err)
+	}
+	res.Topology.Runtime, res.Topology.Ollamas = runtime, sc.Topology.Ollamas.Count
+	topo, err := StartTopology(ctx, sc, TopologyOptions{Runtime: runtime, Binary: o.Binary, Nginx: o.Nginx, Dir: o.OutDir, Seed: sc.Seed})
 	if err != nil {
 		return broke(fmt.Errorf("start topology: %w", err))
 	}
@@ -127,7 +138,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		var wg sync.WaitGroup
 		t := elapsed()
 		for _, m := range topo.Members() {
-			if m.Kind == "lb" {
+			if !m.Scraped() {
 				continue
 			}
 			wg.Add(1)
@@ -324,7 +335,7 @@ func upstreamShare(res *Results, scr *Scraper, topo *Topology) {
 				// its Toxiproxy proxy's. Exact matches only: 127.0.0.1:4000
 				// is a prefix of 127.0.0.1:40001.
 				u := strings.TrimRight(labels["upstream"], "/")
-				if u == s.Name || u == s.URL || u == s.Addr || (s.ProxyAddr != "" && (u == "http://"+s.ProxyAddr || u == s.ProxyAddr)) {
+				if u == s.Name || u == s.URL || u == s.Addr || (s.UpstreamURL != "" && u == s.UpstreamURL) || (s.ProxyAddr != "" && (u == "http://"+s.ProxyAddr || u == s.ProxyAddr)) {
 					perSim[s.Name] += v
 				}
 			}
@@ -349,7 +360,7 @@ func upstreamShare(res *Results, scr *Scraper, topo *Topology) {
 		res.Upstreams = append(res.Upstreams, u)
 	}
 	for _, m := range topo.Members() {
-		if m.Kind == "lb" {
+		if !m.Scraped() {
 			continue
 		}
 		inc, last := scr.Increase(m.Name), scr.Last(m.Name)
@@ -430,7 +441,8 @@ func runChaos(ctx context.Context, sc *scenarios.Scenario, topo *Topology, rng *
 			return firstErr
 		}
 		ce := ChaosEvent{AtS: time.Since(start).Seconds(), Action: ev.Action, Target: ev.Target}
-		spec := chaos.Spec{Fault: ev.Fault, Interval: ev.Interval.D()}
+		spec := chaos.Spec{Fault: ev.Fault, Interval: ev.Interval.D(), Grace: ev.Grace.D(),
+			MemoryBytes: int64(ev.MemoryMB) << 20, CPUs: ev.CPUs}
 		if ev.Toxic != nil {
 			spec.Toxic = chaos.ToxicSpec{Type: ev.Toxic.Type, Stream: ev.Toxic.Stream, Toxicity: ev.Toxic.Toxicity, Attributes: ev.Toxic.Attributes}
 		}

@@ -18,13 +18,17 @@ import (
 	"github.com/dsbridge/dsbridge/scenarios"
 )
 
-// Member is one process of the topology.
+// Member is one process (or container) of the topology.
 type Member struct {
-	Name string // sim-1, bridge-2, nginx
-	Kind string // sim, bridge, lb
-	Addr string // host:port it listens on
+	Name string // sim-1, ollama-1, bridge-2, nginx
+	Kind string // sim, ollama, bridge, lb
+	Addr string // host:port it listens on (published on loopback for a container)
 	URL  string // http://Addr
-	Proc *proc.Proc
+	Proc chaos.Process
+	// Container is set with --runtime docker (the container injectors act
+	// on it), and UpstreamURL is then how the bridges dial this upstream.
+	Container   chaos.Container
+	UpstreamURL string
 	// Proxy is the Toxiproxy proxy in front of a sim, and ProxyAddr where
 	// the bridges dial it ("" without a network layer).
 	Proxy, ProxyAddr string
@@ -42,14 +46,19 @@ type Topology struct {
 	Entry []string
 	// Model is the first model the sims serve (for mix entries without one).
 	Model string
+	// cluster is the containers of a --runtime docker run (dockertopology.go).
+	cluster interface{ Close() error }
 }
 
 // TopologyOptions says where the binaries are and where logs go.
 type TopologyOptions struct {
-	Binary string // the dsbridge binary
-	Nginx  string // the nginx binary (default: found on $PATH or /usr/sbin)
-	Dir    string // logs and generated configs
-	Seed   int64
+	// Runtime is "local" (processes on loopback, the default) or "docker"
+	// (containers, see dockertopology.go).
+	Runtime string
+	Binary  string // the dsbridge binary
+	Nginx   string // the nginx binary (default: found on $PATH or /usr/sbin)
+	Dir     string // logs and generated configs
+	Seed    int64
 }
 
 // freePort returns a loopback address that was free a moment ago.
@@ -65,6 +74,9 @@ func freePort() (string, error) {
 // StartTopology starts the scenario's cluster and waits until every member is
 // ready. On error it stops whatever it started.
 func StartTopology(ctx context.Context, sc *scenarios.Scenario, o TopologyOptions) (_ *Topology, err error) {
+	if o.Runtime == RuntimeDocker {
+		return startDockerTopology(ctx, sc, o)
+	}
 	t := &Topology{Model: "deepseek-r1:7b"}
 	if len(sc.Topology.Sims.Models) > 0 {
 		t.Model = sc.Topology.Sims.Models[0]
@@ -196,6 +208,10 @@ func startAll(ctx context.Context, ms []*Member) error {
 	return errors.Join(errs...)
 }
 
+// Scraped reports whether the member serves dsbridge's /metrics (real
+// Ollama and nginx do not).
+func (m *Member) Scraped() bool { return m.Kind != "lb" && m.Kind != "ollama" }
+
 // Members lists every member: sims, bridges, then the load balancer.
 func (t *Topology) Members() []*Member {
 	out := append(append([]*Member{}, t.Sims...), t.Bridges...)
@@ -209,10 +225,10 @@ func (t *Topology) Members() []*Member {
 func (t *Topology) Targets() []chaos.Target {
 	var out []chaos.Target
 	for _, m := range t.Sims {
-		out = append(out, chaos.Target{Name: m.Name, Kind: "sim", Proc: m.Proc, AdminURL: m.URL, Proxy: m.Proxy})
+		out = append(out, chaos.Target{Name: m.Name, Kind: m.Kind, Proc: m.Proc, AdminURL: m.URL, Proxy: m.Proxy, Container: m.Container})
 	}
 	for _, m := range t.Bridges {
-		out = append(out, chaos.Target{Name: m.Name, Kind: "bridge", Proc: m.Proc})
+		out = append(out, chaos.Target{Name: m.Name, Kind: "bridge", Proc: m.Proc, Container: m.Container})
 	}
 	return out
 }
@@ -221,6 +237,11 @@ func (t *Topology) Targets() []chaos.Target {
 // (SIGTERM so they drain, SIGKILL after 5 s), the network layer, the sims.
 // It is safe to call more than once and on a half-started topology.
 func (t *Topology) Stop() {
+	if t.cluster != nil {
+		_ = t.cluster.Close()
+		t.cluster = nil
+		return
+	}
 	if t.LB != nil {
 		_ = t.LB.Proc.Stop(2 * time.Second)
 	}

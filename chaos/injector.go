@@ -8,7 +8,7 @@
 //	scenario event ──Registry[action](Spec, Deps)──▶ Injector
 //	                                                   │ Inject(ctx, targets)
 //	                                                   ▼
-//	                  process (signals) · sim admin API · Toxiproxy proxy
+//	   process (signals) · sim admin API · Toxiproxy proxy · Docker container
 //	                                                   │ Revert(ctx)
 //	                                                   ▼
 //	                                            back to normal
@@ -64,6 +64,9 @@ type Target struct {
 	// Proxy is the Toxiproxy proxy in front of this upstream, "" when the
 	// topology has no network layer.
 	Proxy string
+	// Container is set when the member runs in a container (see
+	// container.go); nil for a local process.
+	Container Container
 }
 
 // Spec carries an event's parameters to a Factory; each injector reads the
@@ -77,6 +80,10 @@ type Spec struct {
 	Interval time.Duration
 	// Grace bounds a graceful stop (SIGTERM before SIGKILL); default 10s.
 	Grace time.Duration
+	// MemoryBytes is the memory limit the oom action sets.
+	MemoryBytes int64
+	// CPUs is the CPU quota the cpu_limit action sets.
+	CPUs float64
 }
 
 // ToxicSpec is a Toxiproxy toxic: type, stream, toxicity and attributes.
@@ -108,6 +115,12 @@ func Registry() map[string]Factory {
 		"sim_fault":       newSimFault,
 		"network":         newNetworkFault,
 		"rolling_restart": newRollingRestart,
+		"stop":            newStop,
+		// Containers only (dsbridge bench --runtime docker): docker.go.
+		"container_pause": newContainerPause,
+		"partition":       newPartition,
+		"cpu_limit":       newCPULimit,
+		"oom":             newOOM,
 	}
 }
 

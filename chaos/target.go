@@ -8,8 +8,8 @@ import (
 
 // Resolve turns an event's target selector into targets:
 //   - a name (sim-2, bridge-1): that one;
-//   - a group (sims, bridges): all of that kind, in order;
-//   - random-sim, random-bridge: one of that kind, picked with rng so that a
+//   - a group (sims, ollamas, bridges): all of that kind, in order;
+//   - random-sim, random-ollama, random-bridge: one of that kind, picked with rng so that a
 //     seeded run picks the same one every time.
 func Resolve(selector string, all []Target, rng *rand.Rand) ([]Target, error) {
 	byKind := func(kind string) []Target {
@@ -22,13 +22,13 @@ func Resolve(selector string, all []Target, rng *rand.Rand) ([]Target, error) {
 		return out
 	}
 	switch selector {
-	case "sims", "bridges":
+	case "sims", "ollamas", "bridges":
 		out := byKind(strings.TrimSuffix(selector, "s"))
 		if len(out) == 0 {
 			return nil, fmt.Errorf("chaos: no %s in the topology", selector)
 		}
 		return out, nil
-	case "random-sim", "random-bridge":
+	case "random-sim", "random-ollama", "random-bridge":
 		c := byKind(strings.TrimPrefix(selector, "random-"))
 		if len(c) == 0 {
 			return nil, fmt.Errorf("chaos: nothing to pick for %s", selector)

@@ -35,7 +35,7 @@ func TestResolve(t *testing.T) {
 }
 
 func TestRegistry(t *testing.T) {
-	want := []string{"kill", "network", "pause", "rolling_restart", "sim_fault"}
+	want := []string{"container_pause", "cpu_limit", "kill", "network", "oom", "partition", "pause", "rolling_restart", "sim_fault", "stop"}
 	got := Actions()
 	if len(got) != len(want) {
 		t.Fatalf("actions %v; want %v", got, want)

@@ -59,6 +59,18 @@ type Topology struct {
 	// Network puts an embedded Toxiproxy between the bridges and every sim,
 	// so that `network` chaos events have something to act on.
 	Network bool `yaml:"network,omitempty" json:"network,omitempty"`
+	// Runtime is where the cluster runs: "local" (processes on loopback,
+	// the default) or "docker" (containers; dsbridge bench --runtime
+	// overrides it).
+	Runtime string `yaml:"runtime,omitempty" json:"runtime,omitempty"`
+	// Ollamas are real Ollama containers (runtime docker only), upstreams
+	// of every bridge besides the sims, serving the generated model "tiny".
+	Ollamas Ollamas `yaml:"ollamas,omitempty" json:"ollamas,omitempty"`
+}
+
+// Ollamas describes the real Ollama containers: ollama-1..N.
+type Ollamas struct {
+	Count int `yaml:"count" json:"count"`
 }
 
 // Sims describes the simulated Ollama instances: Count copies of one shape.
@@ -129,6 +141,14 @@ type Event struct {
 	Duration Duration `yaml:"duration,omitempty" json:"duration,omitempty"`
 	// Interval (rolling_restart) is the pause between two bridges.
 	Interval Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	// Grace (stop, rolling_restart) bounds the graceful stop before SIGKILL
+	// (default 10s).
+	Grace Duration `yaml:"grace,omitempty" json:"grace,omitempty"`
+	// MemoryMB (oom) is how far above its current use the container's
+	// memory limit is set before the request that overflows it (default 8).
+	MemoryMB int `yaml:"memory_mb,omitempty" json:"memory_mb,omitempty"`
+	// CPUs (cpu_limit) is the CPU quota, in CPUs.
+	CPUs float64 `yaml:"cpus,omitempty" json:"cpus,omitempty"`
 	// Fault (sim_fault) is one entry of the simulator's POST /sim/faults.
 	Fault map[string]any `yaml:"fault,omitempty" json:"fault,omitempty"`
 	// Toxic (network) is a Toxiproxy toxic.
@@ -204,7 +224,11 @@ func (s *Scenario) fill() {
 }
 
 // Actions the runner knows; the chaos package has one injector per action.
-var knownActions = []string{"kill", "pause", "sim_fault", "network", "rolling_restart"}
+var knownActions = []string{"kill", "pause", "stop", "sim_fault", "network", "rolling_restart",
+	"container_pause", "partition", "cpu_limit", "oom"}
+
+// ContainerActions need a cluster of containers (runtime docker).
+var ContainerActions = []string{"container_pause", "partition", "cpu_limit", "oom"}
 
 // Validate reports every problem it finds, joined, so a scenario author fixes
 // them in one pass.
@@ -214,8 +238,8 @@ func (s *Scenario) Validate() error {
 	if s.Name == "" {
 		bad("name: required")
 	}
-	if s.Topology.Sims.Count < 1 {
-		bad("topology.sims.count: need at least 1, got %d", s.Topology.Sims.Count)
+	if s.Topology.Sims.Count < 0 || s.Topology.Sims.Count+s.Topology.Ollamas.Count < 1 {
+		bad("topology.sims.count: need at least 1 upstream (sims, or ollamas with runtime docker), got %d", s.Topology.Sims.Count)
 	}
 	if s.Topology.Bridges.Count < 1 {
 		bad("topology.bridges.count: need at least 1, got %d", s.Topology.Bridges.Count)
@@ -224,6 +248,14 @@ func (s *Scenario) Validate() error {
 	case "", "none", "nginx":
 	default:
 		bad("topology.lb: %q is not one of none, nginx", s.Topology.LB)
+	}
+	switch s.Topology.Runtime {
+	case "", "local", "docker":
+	default:
+		bad("topology.runtime: %q is not one of local, docker", s.Topology.Runtime)
+	}
+	if s.Topology.Ollamas.Count < 0 {
+		bad("topology.ollamas.count: must be >= 0")
 	}
 	switch s.Load.Model {
 	case "open":
@@ -281,6 +313,12 @@ func (s *Scenario) Validate() error {
 		}
 		if e.Action == "network" && (e.Toxic == nil || e.Toxic.Type == "") {
 			bad("chaos[%d].toxic.type: required for network", i)
+		}
+		if e.Action == "cpu_limit" && e.CPUs <= 0 {
+			bad("chaos[%d].cpus: required (> 0) for cpu_limit", i)
+		}
+		if e.MemoryMB < 0 {
+			bad("chaos[%d].memory_mb: must be >= 0", i)
 		}
 		if e.Action == "network" && !s.Topology.Network {
 			bad("chaos[%d]: network faults need topology.network: true", i)

@@ -19,7 +19,10 @@ import (
 const benchUsage = `Usage: dsbridge bench [--scenario NAME|FILE] [--out DIR] [flags]
 
 Runs a scenario: starts its cluster as local processes on loopback (sims,
-bridges, an optional nginx and Toxiproxy), waits until they are ready, drives
+bridges, an optional nginx and Toxiproxy) or, with --runtime docker, as
+containers on a private Docker network (images built by "dsbridge images"
+when missing; real Ollama containers with topology.ollamas), waits until
+they are ready, drives
 the load and the chaos timeline together, scrapes every /metrics, stops all it
 started (also on Ctrl-C), checks the gates and writes DIR/results.json,
 DIR/report.md and DIR/report.html (self-contained). Process logs go to
@@ -53,6 +56,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		out      = fs.String("out", "out/bench", "directory for results.json, report.md, report.html and logs/")
 		seed     = fs.Int64("seed", 0, "override the scenario's seed (arrivals, mix, random-* chaos targets, sims)")
 		bin      = fs.String("bin", "", "dsbridge binary to run the sims and bridges with (default: this one)")
+		runtime  = fs.String("runtime", "", "where the cluster runs: local (processes on loopback) or docker (containers from dsbridge images; default: the scenario's topology.runtime, else local)")
 		nginx    = fs.String("nginx", "", "nginx binary for scenarios with lb: nginx (default: from $PATH or /usr/sbin)")
 		quiet    = fs.Bool("quiet", false, "no progress lines")
 		prom     = fs.Bool("prometheus", false, "run a real Prometheus (Debian's prometheus, on $PATH) scraping the cluster and check each gate's PromQL against it")
@@ -109,7 +113,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sc.Name, sc.Duration(), sc.Topology.Sims.Count, sc.Topology.Bridges.Count, *out)
 	start := time.Now()
 	res, err := bench.Run(ctx, bench.Options{Scenario: sc, OutDir: *out, Binary: binary, Nginx: *nginx,
-		Progress: progress, ProgressEvery: *every, Prometheus: *prom})
+		Progress: progress, ProgressEvery: *every, Prometheus: *prom, Runtime: *runtime})
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}

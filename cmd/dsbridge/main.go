@@ -32,6 +32,8 @@ func commands() map[string]command {
 		"report":  {"merge the results files of sharded load generators", runReport},
 		"version": {"print the version", runVersion},
 
+		"probe":     {"GET a URL, exit 0 on 2xx: a health check for the FROM-scratch image", runProbe},
+		"images":    {"build the container images (FROM scratch, no registry) for --runtime docker and compose/", runImages},
 		"tinymodel": {"write a tiny random-weight llama GGUF that real Ollama loads", runTinymodel},
 	}
 }
