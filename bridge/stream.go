@@ -40,9 +40,16 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	// into net/http's buffer and needs none.
 	var rc *http.ResponseController
 	wto := st.cfg.Timeouts.Write
+	// Both deadlines are pushed forward only when they have aged by a
+	// small part of their bound: a deadline change is a timer update in
+	// the runtime, and twice per token it was a visible share of a
+	// stream's CPU. The bounds stay within 1/32 of their configured value.
+	slack := min(idle, wto) / 32
+	var wdlSet, rdlSet time.Time
 	if bounded {
 		x.deadline = true
-		_ = x.uc.c.SetReadDeadline(h.clock().Add(idle))
+		rdlSet = h.clock()
+		_ = x.uc.c.SetReadDeadline(rdlSet.Add(idle))
 		rc = http.NewResponseController(w)
 		// Cleared on the way out: net/http keeps the deadline for the
 		// connection's next request otherwise.
@@ -97,7 +104,10 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			var now time.Time
 			if rc != nil {
 				now = h.clock()
-				_ = rc.SetWriteDeadline(now.Add(wto))
+				if now.Sub(wdlSet) >= slack {
+					_ = rc.SetWriteDeadline(now.Add(wto))
+					wdlSet = now
+				}
 			}
 			if checkLines {
 				lastMsg = h.interToken(chunk, last, sse, now, lastMsg)
@@ -116,7 +126,10 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			break
 		}
 		if bounded && streaming {
-			_ = x.uc.c.SetReadDeadline(h.clock().Add(idle))
+			if now := h.clock(); now.Sub(rdlSet) >= slack {
+				_ = x.uc.c.SetReadDeadline(now.Add(idle))
+				rdlSet = now
+			}
 		}
 		n, rerr = readSome(resp.Body, buf)
 	}
