@@ -2,10 +2,12 @@ package bridge
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 )
 
 // readResponse reads an upstream's response head. The plain answers that
@@ -158,44 +160,43 @@ func (b *chunkedBody) Read(p []byte) (int, error) {
 }
 
 func (b *chunkedBody) readTrailer() error {
-	for {
-		line, err := b.br.ReadSlice('\n')
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return err
-		}
-		if len(line) < 2 || line[len(line)-2] != '\r' {
-			return errBadTrailer // as net/http: CRLF, nothing else
-		}
-		if len(line) == 2 {
-			return io.EOF
-		}
-		// A trailer field: dropped (the bridge relays no trailers), but it
-		// must be one, as http.ReadResponse insists.
-		f := string(line[:len(line)-2])
-		colon := indexByteStr(f, ':')
-		if colon < 0 || !trailerName(f[:colon]) || !validFieldValue(f[colon+1:]) {
-			return errBadTrailer
-		}
+	// As net/http's body.readTrailer: CRLF alone is the common end; a
+	// trailer section is read with net/textproto, the same parser, and
+	// dropped (the bridge relays no trailers).
+	buf, err := b.br.Peek(2)
+	if len(buf) == 2 && buf[0] == '\r' && buf[1] == '\n' {
+		_, _ = b.br.Discard(2)
+		return io.EOF
 	}
+	if len(buf) < 2 {
+		return io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return err
+	}
+	// The whole section must fit in the read buffer, as net/http insists
+	// (seeUpcomingDoubleCRLF): no unbounded read of an endless trailer.
+	if !upcomingDoubleCRLF(b.br) {
+		return errBadTrailer
+	}
+	if _, err := textproto.NewReader(b.br).ReadMIMEHeader(); err != nil {
+		return errBadTrailer
+	}
+	return io.EOF
 }
 
 func (b *chunkedBody) Close() error { return nil }
 
 var errBadTrailer = errors.New("malformed chunked trailer")
 
-// trailerName is as lax as net/textproto: token characters and spaces
-// (golang/go#34540).
-func trailerName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c != ' ' && (c >= 0x80 || !tokenChar[c]) {
+func upcomingDoubleCRLF(r *bufio.Reader) bool {
+	for n := 4; ; n++ {
+		buf, err := r.Peek(n)
+		if bytes.HasSuffix(buf, []byte("\r\n\r\n")) {
+			return true
+		}
+		if err != nil {
 			return false
 		}
 	}
-	return true
 }
