@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance dashboards k8s-tools k8s-check images up down
+.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance calibrate dashboards k8s-tools k8s-check images up down
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -74,6 +74,11 @@ down:
 # (conformance/testdata/known-differences.txt; `make test` lets those pass).
 conformance: build ollama
 	DSBRIDGE_REQUIRE_OLLAMA=1 DSBRIDGE_CONFORMANCE_STRICT=1 $(GO) test -count=1 -timeout 15m -v ./conformance/
+
+# The tiny-cpu profile against real Ollama, side by side, ±20 % enforced. A
+# measuring tool: run it on an idle machine (README, "Calibrating").
+calibrate: build ollama
+	DSBRIDGE_REQUIRE_OLLAMA=1 DSBRIDGE_CALIBRATE=1 DSBRIDGE_CALIBRATION_STRICT=1 $(GO) test -count=1 -timeout 10m -v -run TestCalibration ./conformance/
 
 # The main job: the smoke scenario end to end (cluster on loopback, load,
 # gates, report). Other scenarios: bin/dsbridge bench --list.

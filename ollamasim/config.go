@@ -25,6 +25,12 @@ type Profile struct {
 	// stream on the model: per-stream rate = TokensPerSecond / (1 +
 	// BatchSlowdown*(busy-1)). 0 means streams do not affect each other.
 	BatchSlowdown float64 `yaml:"batch_slowdown" json:"batch_slowdown"`
+	// PrefillSlowdown is how much each other busy stream on the model
+	// lengthens a new request's prefill (TTFT and prompt evaluation): the
+	// runner evaluates a prompt in the same batches as the other streams'
+	// next tokens and the other new prompts. prefill = (TTFT + prompt
+	// tokens × PrefillPerToken) × (1 + PrefillSlowdown*(busy-1)).
+	PrefillSlowdown float64 `yaml:"prefill_slowdown" json:"prefill_slowdown"`
 	// MinOutputTokens and MaxOutputTokens bound the length of an answer
 	// when the request sets no num_predict (the "natural" length, drawn
 	// deterministically from the request).
@@ -86,7 +92,7 @@ func smallModelProfile() Profile {
 func InstantProfile() Profile {
 	p := DefaultProfile()
 	p.LoadTime, p.TTFT, p.PrefillPerToken = 0, 0, 0
-	p.TokensPerSecond, p.BatchSlowdown = 0, 0
+	p.TokensPerSecond, p.BatchSlowdown, p.PrefillSlowdown = 0, 0, 0
 	return p
 }
 

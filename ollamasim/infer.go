@@ -155,6 +155,15 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 		s.metrics.request(j.endpoint, j.model.name, 499)
 		return
 	}
+	// Busy streams share the batches the prompt is evaluated in. Counted
+	// once the prompt's own time is up, so that requests arriving together
+	// all see each other, as they share the runner's first batches.
+	if ps := prof.PrefillSlowdown; ps > 0 {
+		if extra := time.Duration(float64(prefill) * ps * float64(max(l.busy(), 1)-1)); extra > 0 && !sleep(ctx, extra) {
+			s.metrics.request(j.endpoint, j.model.name, 499)
+			return
+		}
+	}
 	evalStart := s.now()
 
 	// Tokens are paced against a schedule (due), not by sleeping a token's

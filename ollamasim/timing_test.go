@@ -74,6 +74,41 @@ func TestDecodeSlowsWhenShared(t *testing.T) {
 	}
 }
 
+// TestPrefillSlowsWhenShared: a prompt evaluated while other streams are
+// busy on the model takes longer (it shares the runner's batches): TTFT
+// grows with concurrency, as measured on real Ollama.
+func TestPrefillSlowsWhenShared(t *testing.T) {
+	p := startSim(t, "--parallel", "4", "--load-time", "0", "--ttft", "50ms", "--prefill-per-token", "0",
+		"--tokens-per-second", "100", "--batch-slowdown", "0", "--prefill-slowdown", "3")
+	promptEval := func(i int) time.Duration {
+		_, _, b := post(t, p.URL+"/api/chat", fmt.Sprintf(`{"model":"deepseek-r1:7b","messages":[{"role":"user","content":"p%d"}],"stream":false,"options":{"num_predict":20}}`, i))
+		return time.Duration(mustJSON(t, b)["prompt_eval_duration"].(float64))
+	}
+	if alone := promptEval(0); alone < 50*time.Millisecond || alone >= 300*time.Millisecond {
+		t.Fatalf("prompt_eval_duration alone %v; want 50ms (no other stream busy)", alone)
+	}
+	var mu sync.Mutex
+	var longest time.Duration
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := promptEval(i + 1)
+			mu.Lock()
+			longest = max(longest, d)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	// The last of the four to arrive finds the other three still decoding
+	// (20 tokens at 100/s): 50ms × (1 + 3×3). A lower bound only: a busy
+	// machine stretches timers.
+	if longest < 500*time.Millisecond {
+		t.Fatalf("longest prompt_eval_duration of 4 together %v; want ≥ 500ms", longest)
+	}
+}
+
 // TestPrefillStallsOtherStreams: a new prompt evaluated on a model stalls
 // the streams already decoding on it, as llama.cpp batches them together.
 func TestPrefillStallsOtherStreams(t *testing.T) {

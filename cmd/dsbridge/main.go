@@ -24,13 +24,14 @@ type command struct {
 // commands is the subcommand table, explicit rather than filled by init().
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the HA gateway in front of Ollama instances", runServe},
-		"sim":     {"run an Ollama-compatible simulator", runSim},
-		"load":    {"drive open-model LLM load at a server and report", runLoad},
-		"bench":   {"run a scenario: cluster, load, chaos, gates, report", runBench},
-		"plan":    {"turn a ramp-to-knee result into a capacity plan", runPlan},
-		"report":  {"merge the results files of sharded load generators", runReport},
-		"version": {"print the version", runVersion},
+		"serve":     {"run the HA gateway in front of Ollama instances", runServe},
+		"sim":       {"run an Ollama-compatible simulator", runSim},
+		"load":      {"drive open-model LLM load at a server and report", runLoad},
+		"bench":     {"run a scenario: cluster, load, chaos, gates, report", runBench},
+		"plan":      {"turn a ramp-to-knee result into a capacity plan", runPlan},
+		"calibrate": {"fit the simulator's timing profile to a real Ollama server, and compare them", runCalibrate},
+		"report":    {"merge the results files of sharded load generators", runReport},
+		"version":   {"print the version", runVersion},
 
 		"probe":     {"GET a URL, exit 0 on 2xx: a health check for the FROM-scratch image", runProbe},
 		"images":    {"build the container images (FROM scratch, no registry) for --runtime docker and compose/", runImages},

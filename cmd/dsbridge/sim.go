@@ -56,6 +56,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		prefill   = fs.String("prefill-per-token", "", "prompt evaluation time per prompt token (overrides the profile)")
 		tps       = fs.String("tokens-per-second", "", "decode speed of one stream alone, tokens/s (0 = instant; overrides the profile)")
 		slowdown  = fs.String("batch-slowdown", "", "each extra concurrent stream on a model slows every stream by this fraction (overrides the profile)")
+		prefSlow  = fs.String("prefill-slowdown", "", "each other busy stream on a model lengthens a new request's prefill by this fraction (overrides the profile)")
 		ctxLen    = fs.Int("context-length", 0, "context length (num_ctx default; overrides the profile)")
 		drain     = fs.Duration("shutdown-timeout", 10*time.Second, "on SIGTERM, how long to let in-flight requests finish")
 	)
@@ -90,7 +91,7 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			v   string
 			dst *float64
 			n   string
-		}{{*tps, &p.TokensPerSecond, "tokens-per-second"}, {*slowdown, &p.BatchSlowdown, "batch-slowdown"}} {
+		}{{*tps, &p.TokensPerSecond, "tokens-per-second"}, {*slowdown, &p.BatchSlowdown, "batch-slowdown"}, {*prefSlow, &p.PrefillSlowdown, "prefill-slowdown"}} {
 			if o.v == "" {
 				continue
 			}

@@ -1,0 +1,66 @@
+package calibrate
+
+import (
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/dsbridge/dsbridge/ollamasim"
+)
+
+// Fit sets p's timing fields from a measurement, leaving the rest (the
+// model's description, answer lengths, context) as they are:
+//   - load_time: the cold load;
+//   - prefill_per_token: the server's own prompt_eval_duration per prompt
+//     token with one stream; ttft: the rest of the single stream's time to
+//     first token;
+//   - tokens_per_second: one stream alone;
+//   - batch_slowdown and prefill_slowdown: least squares of the simulator's
+//     model, rate = tps / (1 + b·(c−1)) and ttft = ttft₁ · (1 + p·(c−1)),
+//     over the concurrencies above one.
+func Fit(m Timing, p ollamasim.Profile) ollamasim.Profile {
+	levels := make([]int, 0, len(m.TTFT))
+	for c := range m.TTFT {
+		levels = append(levels, c)
+	}
+	sort.Ints(levels)
+	if len(levels) == 0 {
+		return p
+	}
+	one := levels[0] // normally 1
+	p.LoadTime = ollamasim.Duration(m.Load.Round(time.Millisecond))
+
+	var perToken time.Duration
+	if m.PromptTokens > 0 {
+		perToken = m.PromptEval / time.Duration(m.PromptTokens)
+	}
+	fixed := m.TTFT[one] - time.Duration(m.PromptTokens)*perToken
+	if fixed < 0 { // prompt_eval_duration covers all of it (a cache miss reported long)
+		fixed, perToken = 0, m.TTFT[one]/time.Duration(max(m.PromptTokens, 1))
+	}
+	p.TTFT, p.PrefillPerToken = ollamasim.Duration(fixed.Round(10*time.Microsecond)), ollamasim.Duration(perToken.Round(time.Microsecond))
+
+	tps := m.PerStream[one]
+	p.TokensPerSecond = round(tps, 1)
+	var ttftX, rateX, den float64
+	for _, c := range levels[1:] {
+		x := float64(c - one)
+		den += x * x
+		ttftX += x * (float64(m.TTFT[c])/float64(m.TTFT[one]) - 1)
+		if r := m.PerStream[c]; r > 0 {
+			rateX += x * (tps/r - 1)
+		}
+	}
+	if den > 0 {
+		p.PrefillSlowdown = round(max(ttftX/den, 0), 2)
+		p.BatchSlowdown = round(max(rateX/den, 0), 2)
+	}
+	return p
+}
+
+// round rounds v to so many decimals, exactly as printed (so that a
+// written profile reads 0.35, not 0.35000000000000003).
+func round(v float64, decimals int) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', decimals, 64), 64)
+	return r
+}
