@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dsbridge/dsbridge/chaos"
+	"github.com/dsbridge/dsbridge/internal/loopback"
 	"github.com/dsbridge/dsbridge/internal/proc"
 	"github.com/dsbridge/dsbridge/scenarios"
 )
@@ -61,16 +61,6 @@ type TopologyOptions struct {
 	Seed    int64
 }
 
-// freePort returns a loopback address that was free a moment ago.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 // StartTopology starts the scenario's cluster and waits until every member is
 // ready. On error it stops whatever it started.
 func StartTopology(ctx context.Context, sc *scenarios.Scenario, o TopologyOptions) (_ *Topology, err error) {
@@ -91,7 +81,7 @@ func StartTopology(ctx context.Context, sc *scenarios.Scenario, o TopologyOption
 		return nil, err
 	}
 	newMember := func(name, kind, readyPath string, args func(addr string) []string) (*Member, error) {
-		addr, err := freePort()
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -288,7 +278,7 @@ func startNginx(ctx context.Context, o TopologyOptions, bridges []*Member, failT
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freePort()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dsbridge/dsbridge/internal/loopback"
 )
 
 // Target is one scrape target.
@@ -75,7 +77,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		c.ScrapeInterval = time.Second
 	}
 	if c.Listen == "" {
-		addr, err := freeLoopback()
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -293,16 +295,6 @@ func (s *Server) Rules(ctx context.Context) ([]Rule, error) {
 		out = append(out, g.Rules...)
 	}
 	return out, nil
-}
-
-// freeLoopback returns a 127.0.0.1 port that was free a moment ago.
-func freeLoopback() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // checkLoopback refuses anything but a loopback address: the testbed only
