@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,20 +95,7 @@ func StartTopology(ctx context.Context, sc *scenarios.Scenario, o TopologyOption
 	sims := sc.Topology.Sims
 	for i := 1; i <= sims.Count; i++ {
 		m, err := newMember(fmt.Sprintf("sim-%d", i), "sim", "/", func(addr string) []string {
-			a := []string{"sim", "--listen", addr, "--seed", strconv.FormatInt(o.Seed+int64(i), 10)}
-			if sims.Profile != "" {
-				a = append(a, "--profile", sims.Profile)
-			}
-			if len(sims.Models) > 0 {
-				a = append(a, "--models", strings.Join(sims.Models, ","))
-			}
-			if sims.Parallel > 0 {
-				a = append(a, "--parallel", strconv.Itoa(sims.Parallel))
-			}
-			if sims.MaxQueue > 0 {
-				a = append(a, "--max-queue", strconv.Itoa(sims.MaxQueue))
-			}
-			return append(a, sims.Args...)
+			return append([]string{"sim", "--listen", addr}, simFlags(sims, o.Seed+int64(i))...)
 		})
 		if err != nil {
 			return nil, err
