@@ -271,11 +271,7 @@ type Rule struct {
 
 // Rules lists every loaded rule.
 func (s *Server) Rules(ctx context.Context) ([]Rule, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/rules", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.get(ctx, "/api/v1/rules")
 	if err != nil {
 		return nil, err
 	}
@@ -295,6 +291,16 @@ func (s *Server) Rules(ctx context.Context) ([]Rule, error) {
 		out = append(out, g.Rules...)
 	}
 	return out, nil
+}
+
+// get is a GET of Prometheus's path (the HTTP API's read-only calls);
+// the caller closes the body.
+func (s *Server) get(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return http.DefaultClient.Do(req)
 }
 
 // checkLoopback refuses anything but a loopback address: the testbed only
