@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/dsbridge/dsbridge/cluster"
 	"github.com/dsbridge/dsbridge/images"
@@ -49,20 +47,8 @@ func checkRuntime(sc *scenarios.Scenario, runtime string) error {
 // chaos.Container the injectors act on.
 func startDockerTopology(ctx context.Context, sc *scenarios.Scenario, o TopologyOptions) (*Topology, error) {
 	sims := sc.Topology.Sims
-	simArgs := []string{"--seed", strconv.FormatInt(o.Seed, 10)}
-	if sims.Profile != "" {
-		simArgs = append(simArgs, "--profile", sims.Profile)
-	}
-	if len(sims.Models) > 0 {
-		simArgs = append(simArgs, "--models", strings.Join(sims.Models, ","))
-	}
-	if sims.Parallel > 0 {
-		simArgs = append(simArgs, "--parallel", strconv.Itoa(sims.Parallel))
-	}
-	if sims.MaxQueue > 0 {
-		simArgs = append(simArgs, "--max-queue", strconv.Itoa(sims.MaxQueue))
-	}
-	simArgs = append(simArgs, sims.Args...)
+	// One seed for every sim: each container runs the same command.
+	simArgs := simFlags(sims, o.Seed)
 	logDir := filepath.Join(o.Dir, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"bytes"
-	"encoding/json"
 	"strconv"
 )
 
@@ -75,33 +74,6 @@ func splice(b []byte, at int, s string) []byte {
 	out = append(out, b[:at]...)
 	out = append(out, s...)
 	return append(out, b[at:]...)
-}
-
-// eachKey calls fn with every top-level key of the JSON object b (valid)
-// and where its value starts and ends.
-func eachKey(b []byte, fn func(key []byte, vs, ve int)) {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return
-	}
-	i = skipWS(b, i+1)
-	for i < len(b) && b[i] != '}' {
-		kEnd := skipString(b, i)
-		key := b[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			var k string
-			_ = json.Unmarshal(b[i:kEnd], &k)
-			key = []byte(k)
-		}
-		i = skipWS(b, kEnd)
-		i = skipWS(b, i+1) // past ':'
-		vEnd := skipValue(b, i)
-		fn(key, i, vEnd)
-		i = skipWS(b, vEnd)
-		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
-		}
-	}
 }
 
 // jsonInt reads an integer-valued JSON number (100, 1e2, 100.0).

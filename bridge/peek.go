@@ -46,20 +46,8 @@ func peekBody(b []byte) (peeked, error) {
 	if b[i] != '{' {
 		return p, errNotAnObject
 	}
-	i = skipWS(b, i+1)
-	for i < len(b) && b[i] != '}' {
-		// b is valid JSON: a key string, a colon, a value, maybe a comma.
-		kEnd := skipString(b, i)
-		key := b[i+1 : kEnd-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			var k string
-			_ = json.Unmarshal(b[i:kEnd], &k)
-			key = []byte(k)
-		}
-		i = skipWS(b, kEnd)
-		i = skipWS(b, i+1) // past ':'
-		vEnd := skipValue(b, i)
-		val := b[i:vEnd]
+	eachKey(b, func(key []byte, vs, ve int) {
+		val := b[vs:ve]
 		switch string(key) { // no allocation: the compiler special-cases this
 		case "model":
 			p.model = jsonString(val)
@@ -71,11 +59,7 @@ func peekBody(b []byte) (peeked, error) {
 		case "messages", "prompt", "input":
 			p.prompt = val
 		}
-		i = skipWS(b, vEnd)
-		if i < len(b) && b[i] == ',' {
-			i = skipWS(b, i+1)
-		}
-	}
+	})
 	return p, nil
 }
 
@@ -92,6 +76,34 @@ func jsonString(val []byte) string {
 	var s string
 	_ = json.Unmarshal(val, &s)
 	return s
+}
+
+// eachKey calls fn with every top-level key of the JSON object b (valid)
+// and where its value starts and ends. peekBody and the guard share it; fn
+// does not escape, so a closure costs peekBody no allocation.
+func eachKey(b []byte, fn func(key []byte, vs, ve int)) {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	i = skipWS(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		kEnd := skipString(b, i)
+		key := b[i+1 : kEnd-1]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			_ = json.Unmarshal(b[i:kEnd], &k)
+			key = []byte(k)
+		}
+		i = skipWS(b, kEnd)
+		i = skipWS(b, i+1) // past ':'
+		vEnd := skipValue(b, i)
+		fn(key, i, vEnd)
+		i = skipWS(b, vEnd)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+		}
+	}
 }
 
 func skipWS(b []byte, i int) int {

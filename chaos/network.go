@@ -14,6 +14,8 @@ import (
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/dsbridge/dsbridge/internal/loopback"
 )
 
 // Network is an embedded Toxiproxy: its server runs in this process on a
@@ -81,12 +83,10 @@ func (n *Network) Client() *toxiclient.Client { return n.client }
 // upstream (host:port) and returns the address to dial instead.
 func (n *Network) AddProxy(name, upstream string) (string, error) {
 	// Pick the port here so the caller knows it before anything connects.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	listen, err := loopback.FreeAddr()
 	if err != nil {
 		return "", err
 	}
-	listen := l.Addr().String()
-	l.Close()
 	p, err := n.client.CreateProxy(name, listen, upstream)
 	if err != nil {
 		return "", fmt.Errorf("toxiproxy: create %s: %w", name, err)

@@ -33,6 +33,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/dsbridge/dsbridge/images"
+	"github.com/dsbridge/dsbridge/internal/loopback"
 )
 
 // Spec is the topology to bring up. Zero values take the defaults given.
@@ -326,7 +327,7 @@ func (c *Cluster) startAll(ctx context.Context, ms []*Member) error {
 // until its ready path answers 200.
 func (m *Member) create(ctx context.Context) error {
 	c := m.c
-	hostAddr, err := freeLoopbackPort()
+	hostAddr, err := loopback.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -372,14 +373,4 @@ func (m *Member) create(ctx context.Context) error {
 	}
 	c.logf("%s ready at %s (%s on %s)", m.Name, m.URL, m.IP, c.Network)
 	return nil
-}
-
-// freeLoopbackPort returns a 127.0.0.1 address that was free a moment ago.
-func freeLoopbackPort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

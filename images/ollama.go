@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dsbridge/dsbridge/internal/loopback"
 	"github.com/dsbridge/dsbridge/tinymodel"
 )
 
@@ -85,12 +85,10 @@ func bakeModel(bin, rootfs string, gguf []byte) error {
 	if err := os.WriteFile(mf, []byte("FROM "+ggufPath+"\n"), 0o644); err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	env := []string{"PATH=/usr/bin:/bin", "OLLAMA_HOST=" + addr, "OLLAMA_MODELS=" + filepath.Join(rootfs, "models"), "HOME=" + tmp}
 	// Its output goes to a file, read only if it fails.
 	logPath := filepath.Join(tmp, "serve.log")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -114,16 +113,6 @@ func (p *proc) waitHTTP(ctx context.Context, url string, timeout time.Duration, 
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // clockTicks is USER_HZ, the unit of /proc CPU times; it is 100 on every

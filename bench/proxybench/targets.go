@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/dsbridge/dsbridge/internal/loopback"
 )
 
 // target is one way of reaching the upstreams that wrk drives.
@@ -37,7 +39,7 @@ type env struct {
 // the "upstream" role) or `dsbridge sim --profile instant`.
 func (e *env) startUpstreams(ctx context.Context) error {
 	for i := range e.cfg.upstreamCount {
-		addr, err := freeAddr()
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			return err
 		}
@@ -83,7 +85,7 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 	case "haproxy":
 		return e.startHAProxy(ctx)
 	case "httputil":
-		addr, err := freeAddr()
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +116,7 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 // startBridge starts `dsbridge serve` on the upstreams, as configured by
 // --bridge-config and --bridge-arg, plus extra, and waits until it routes.
 func (e *env) startBridge(ctx context.Context, procName string, extra []string) (*target, error) {
-	addr, err := freeAddr()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +189,7 @@ http {
 }
 
 func (e *env) startNginx(ctx context.Context) (*target, error) {
-	addr, err := freeAddr()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +240,7 @@ backend be
 }
 
 func (e *env) startHAProxy(ctx context.Context) (*target, error) {
-	addr, err := freeAddr()
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"time"
 )
@@ -25,11 +24,7 @@ type Alert struct {
 // Alerts lists the alerts Prometheus holds now (/api/v1/alerts). Inactive
 // alerting rules are not listed; Rules has them.
 func (s *Server) Alerts(ctx context.Context) ([]Alert, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/alerts", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.get(ctx, "/api/v1/alerts")
 	if err != nil {
 		return nil, err
 	}

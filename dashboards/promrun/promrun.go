@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dsbridge/dsbridge/internal/loopback"
 )
 
 // Target is one scrape target.
@@ -75,7 +77,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		c.ScrapeInterval = time.Second
 	}
 	if c.Listen == "" {
-		addr, err := freeLoopback()
+		addr, err := loopback.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -269,11 +271,7 @@ type Rule struct {
 
 // Rules lists every loaded rule.
 func (s *Server) Rules(ctx context.Context) ([]Rule, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/api/v1/rules", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.get(ctx, "/api/v1/rules")
 	if err != nil {
 		return nil, err
 	}
@@ -295,14 +293,14 @@ func (s *Server) Rules(ctx context.Context) ([]Rule, error) {
 	return out, nil
 }
 
-// freeLoopback returns a 127.0.0.1 port that was free a moment ago.
-func freeLoopback() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// get is a GET of Prometheus's path (the HTTP API's read-only calls);
+// the caller closes the body.
+func (s *Server) get(ctx context.Context, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+path, nil)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return http.DefaultClient.Do(req)
 }
 
 // checkLoopback refuses anything but a loopback address: the testbed only
