@@ -63,7 +63,9 @@ func RemoveLeftovers(ctx context.Context, docker *client.Client) error {
 // RemoveOwned removes what Owned lists: everything of this process.
 func RemoveOwned(ctx context.Context, docker *client.Client) error {
 	me := strconv.Itoa(os.Getpid())
-	mine := func(l map[string]string) bool { return l[LabelPID] == me || l[composeLabel] == ComposeProject(os.Getpid()) }
+	mine := func(l map[string]string) bool {
+		return l[LabelPID] == me || l[composeLabel] == ComposeProject(os.Getpid())
+	}
 	return errors.Join(removeWhere(ctx, docker, LabelPID, mine), removeWhere(ctx, docker, composeLabel, mine),
 		removeVolumesWhere(ctx, docker, composeLabel, mine))
 }
