@@ -64,3 +64,36 @@ func round(v float64, decimals int) float64 {
 	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', decimals, 64), 64)
 	return r
 }
+
+// Refine corrects a fitted profile p for what the simulator adds of its
+// own (HTTP handling, timer lateness): the simulator run with p measured
+// as sim, so each figure moves by the difference between the real and the
+// simulated measurement. Times to first token move by the difference at
+// one stream; tokens/s by the ratio; the slowdowns by the difference
+// between the two measurements' fits.
+func Refine(p ollamasim.Profile, real, sim Timing) ollamasim.Profile {
+	one := minLevel(real)
+	if one == 0 {
+		return p
+	}
+	p.TTFT = ollamasim.Duration(max(p.TTFT.D()+real.TTFT[one]-sim.TTFT[one], 0).Round(10 * time.Microsecond))
+	p.LoadTime = ollamasim.Duration(max(p.LoadTime.D()+real.Load-sim.Load, 0).Round(time.Millisecond))
+	if s := sim.PerStream[one]; s > 0 {
+		p.TokensPerSecond = round(p.TokensPerSecond*real.PerStream[one]/s, 1)
+	}
+	fr, fs := Fit(real, p), Fit(sim, p)
+	p.BatchSlowdown = round(max(p.BatchSlowdown+fr.BatchSlowdown-fs.BatchSlowdown, 0), 2)
+	p.PrefillSlowdown = round(max(p.PrefillSlowdown+fr.PrefillSlowdown-fs.PrefillSlowdown, 0), 2)
+	return p
+}
+
+// minLevel is the lowest concurrency measured, 0 if none.
+func minLevel(m Timing) int {
+	one := 0
+	for c := range m.TTFT {
+		if one == 0 || c < one {
+			one = c
+		}
+	}
+	return one
+}

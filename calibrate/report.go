@@ -30,9 +30,12 @@ type Report struct {
 	Rounds     int       `json:"rounds"`
 	Streams    []int     `json:"streams"`
 	ProfileSrc string    `json:"profile_source"` // "fitted" or the --profile given
-	Profile    Timings   `json:"profile"`
-	Real       Figures   `json:"real"`
-	Sim        Figures   `json:"sim"`
+	// Refined is how many times the fitted profile was corrected by the
+	// simulator's own measurement (Refine) before this comparison.
+	Refined int     `json:"refined"`
+	Profile Timings `json:"profile"`
+	Real    Figures `json:"real"`
+	Sim     Figures `json:"sim"`
 	Comparison
 }
 
@@ -94,9 +97,12 @@ func (r Report) Markdown() string {
 	sort.Ints(streams)
 	fmt.Fprintf(&b, "Real server and `dsbridge sim` (profile: %s) measured the same way, one after the other: a cold load, "+
 		"then %v concurrent streamed `/api/generate` requests of %d tokens (prompt %q), median of %d rounds. "+
-		"Time to first token and one stream's tokens/s must agree within ±%.0f %%; rows in parentheses are for reading.\n\n",
+		"Time to first token and one stream's tokens/s at the lowest and the highest concurrency must agree within ±%.0f %%; rows in parentheses are for reading.\n\n",
 		r.ProfileSrc, streams, r.Tokens, r.Prompt, r.Rounds, r.Tolerance*100)
 	b.WriteString(r.Table())
+	if r.Refined > 0 {
+		fmt.Fprintf(&b, "\nThe fitted profile was corrected %d time(s) by the simulator's own measurement (its HTTP and timer overheads).\n", r.Refined)
+	}
 	fmt.Fprintf(&b, "\nThe real server reported %d prompt tokens evaluated in %.2f ms with one stream.\n", r.Real.PromptTokens, r.Real.PromptEvalMs)
 	y, err := yaml.Marshal(r.Profile)
 	if err == nil {

@@ -16,14 +16,15 @@ import (
 // Ollama serving the tiny model: both measured the same way, side by side
 // (the report lands in $DSBRIDGE_CALIBRATION_OUT, or the test's temporary
 // folder, and in the log). It is a measuring tool (about a minute), run on
-// demand with DSBRIDGE_CALIBRATE=1: timing on a shared CI machine is too
-// noisy to gate on. With DSBRIDGE_CALIBRATION_STRICT=1 a figure outside
-// ±20 % fails the test.
+// demand with DSBRIDGE_CALIBRATE=1 (make calibrate): timing on a shared CI
+// machine is too noisy to gate on. With DSBRIDGE_CALIBRATION_STRICT=1 a
+// figure outside ±20 % fails the test.
 //
-// DSBRIDGE_CALIBRATE_OPTIONS adds generation options to every request:
-// `"num_thread":1` shows the model's speed without ggml's two threads
-// spinning at barriers, which collapses on a crowded machine.
-// DSBRIDGE_CALIBRATE_FIT=1 fits a profile instead of checking tiny-cpu.
+// Requests run with one ggml thread (`"num_thread":1`), as the profile was
+// measured: with two, the threads spin at barriers against the server and
+// the client on two cores and one stream's rate varies threefold.
+// DSBRIDGE_CALIBRATE_OPTIONS replaces those options; DSBRIDGE_CALIBRATE_FIT=1
+// fits a profile instead of checking tiny-cpu.
 func TestCalibration(t *testing.T) {
 	if os.Getenv("DSBRIDGE_CALIBRATE") == "" {
 		t.Skip("a measuring tool: run with DSBRIDGE_CALIBRATE=1")
@@ -33,8 +34,14 @@ func TestCalibration(t *testing.T) {
 	if out == "" {
 		out = t.TempDir()
 	}
-	args := []string{"calibrate", "--target", real.URL, "--model", modelName, "--streams", "1,2,4", "--rounds", "3",
-		"--out", out, "--options", os.Getenv("DSBRIDGE_CALIBRATE_OPTIONS")}
+	opts, ok := os.LookupEnv("DSBRIDGE_CALIBRATE_OPTIONS")
+	if !ok {
+		opts = `"num_thread":1`
+	}
+	// 256 tokens: a stream of 64 at ~5,000 tokens/s lasts 13 ms, too short
+	// for two streams to overlap reliably.
+	args := []string{"calibrate", "--target", real.URL, "--model", modelName, "--streams", "1,2,4", "--rounds", "5",
+		"--tokens", "256", "--out", out, "--options", opts}
 	if os.Getenv("DSBRIDGE_CALIBRATE_FIT") != "" {
 		args = append(args, "--base", "tiny-cpu")
 	} else {

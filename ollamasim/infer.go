@@ -158,10 +158,14 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 	// Busy streams share the batches the prompt is evaluated in. Counted
 	// once the prompt's own time is up, so that requests arriving together
 	// all see each other, as they share the runner's first batches.
+	fixed := prof.TTFT.D() // the part of prefill that is not the prompt's evaluation
 	if ps := prof.PrefillSlowdown; ps > 0 {
-		if extra := time.Duration(float64(prefill) * ps * float64(max(l.busy(), 1)-1)); extra > 0 && !sleep(ctx, extra) {
-			s.metrics.request(j.endpoint, j.model.name, 499)
-			return
+		if slow := ps * float64(max(l.busy(), 1)-1); slow > 0 {
+			fixed += time.Duration(float64(fixed) * slow)
+			if !sleep(ctx, time.Duration(float64(prefill)*slow)) {
+				s.metrics.request(j.endpoint, j.model.name, 499)
+				return
+			}
 		}
 	}
 	evalStart := s.now()
@@ -221,7 +225,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 			TotalDuration:      max(now.Sub(j.start), 1),
 			LoadDuration:       max(loaded.Sub(j.start), 1),
 			PromptEvalCount:    j.promptToks,
-			PromptEvalDuration: max(evalStart.Sub(loaded), 1),
+			// The prompt's own evaluation, as Ollama reports it: the fixed
+			// part of TTFT (request handling, sampling set-up) is not in it.
+			PromptEvalDuration: max(evalStart.Sub(loaded)-fixed, 1),
 			EvalCount:          n,
 			EvalDuration:       max(now.Sub(evalStart), 1),
 		}
