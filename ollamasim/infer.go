@@ -222,9 +222,9 @@ func (s *Server) run(w http.ResponseWriter, r *http.Request, j *job, f format) {
 		res.n = n
 		res.createdAt = now.UTC()
 		res.metrics = api.Metrics{
-			TotalDuration:      max(now.Sub(j.start), 1),
-			LoadDuration:       max(loaded.Sub(j.start), 1),
-			PromptEvalCount:    j.promptToks,
+			TotalDuration:   max(now.Sub(j.start), 1),
+			LoadDuration:    max(loaded.Sub(j.start), 1),
+			PromptEvalCount: j.promptToks,
 			// The prompt's own evaluation, as Ollama reports it: the fixed
 			// part of TTFT (request handling, sampling set-up) is not in it.
 			PromptEvalDuration: max(evalStart.Sub(loaded)-fixed, 1),
