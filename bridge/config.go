@@ -146,32 +146,6 @@ type ServerConfig struct {
 	// for plain requests, net/http for the rest; fastserver.go) or
 	// "net/http" (net/http for everything). Read at start-up only.
 	Engine string `yaml:"engine"`
-	// GOMAXPROCS is how many goroutines run Go code at once: "Nx" is N
-	// times Go's own default (the CPUs, or the container's CPU quota), "N"
-	// an absolute number. Default "2x": the bridge's goroutines spend most
-	// of their time in socket syscalls, and a goroutine in a long write
-	// (on loopback a write runs the receiver's TCP path too) holds its P
-	// until the runtime's monitor takes it back, while others that are
-	// ready wait. The GOMAXPROCS environment variable wins. Read at start-up
-	// only.
-	GOMAXPROCS string `yaml:"gomaxprocs"`
-}
-
-// Procs is how many Ps server.gomaxprocs asks for, given Go's default.
-func (s ServerConfig) Procs(goDefault int) (int, error) {
-	v := strings.TrimSpace(s.GOMAXPROCS)
-	if v == "" {
-		v = "2x"
-	}
-	mult := strings.HasSuffix(v, "x")
-	n, err := strconv.Atoi(strings.TrimSuffix(v, "x"))
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("server.gomaxprocs %q: want a number (4) or a multiple of the CPUs (2x)", s.GOMAXPROCS)
-	}
-	if mult {
-		n *= goDefault
-	}
-	return n, nil
 }
 
 // LogConfig: Level is debug|info|warn|error. Access is "errors" (default:
@@ -335,9 +309,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.DrainDelay < 0 {
 		errs = append(errs, errors.New("server.drain_delay: want >= 0"))
-	}
-	if _, err := c.Server.Procs(1); err != nil {
-		errs = append(errs, err)
 	}
 	switch c.Server.Engine {
 	case "fast", "net/http":

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -40,7 +39,6 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	pprof := fs.Bool("pprof", false, "serve net/http/pprof under /debug/pprof/")
 	cache := fs.String("cache", "", "answer deterministic requests from a cache: memory, or redis://HOST:PORT (in-process in front of a shared Redis); sets cache.backend")
-	procs := fs.String("gomaxprocs", "", "goroutines running Go code at once: Nx (N times the CPUs or CPU quota; default 2x) or N; the GOMAXPROCS environment variable wins")
 	engine := fs.String("server-engine", "", "HTTP/1.1 server: fast (default; the bridge's own loop, net/http for unusual requests) or net/http")
 	logES := fs.String("log-elasticsearch", "", "also ship log lines to this Elasticsearch URL (daily dsbridge-logs-YYYY.MM.DD indices)")
 	var guard guardFlags
@@ -113,9 +111,6 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		if *engine != "" {
 			cfg.Server.Engine = *engine
 		}
-		if *procs != "" {
-			cfg.Server.GOMAXPROCS = *procs
-		}
 		if err := guard.apply(&cfg); err != nil {
 			return cfg, err
 		}
@@ -162,14 +157,6 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(1 << 30)
 	}
-	// More Ps than cores: see ServerConfig.GOMAXPROCS. Measured with
-	// bench/proxybench on 2 cores: at 2 Ps the bridge flips between
-	// 26k and 35k requests/s from run to run; at 4 it stays at 36k.
-	if os.Getenv("GOMAXPROCS") == "" {
-		n, _ := cfg.Server.Procs(runtime.GOMAXPROCS(0)) // validated by load
-		runtime.GOMAXPROCS(n)
-	}
-	logger.Info("runtime", "gomaxprocs", runtime.GOMAXPROCS(0), "cpus", runtime.NumCPU())
 	o := bridge.Options{Version: version, Logger: logger, Reload: load, LogSink: sink}
 	tp, err := newTracerProvider(ctx, cfg.InstanceID)
 	if err != nil {
