@@ -40,7 +40,7 @@ func TestCalibration(t *testing.T) {
 	}
 	// 256 tokens: a stream of 64 at ~5,000 tokens/s lasts 13 ms, too short
 	// for two streams to overlap reliably.
-	args := []string{"calibrate", "--target", real.URL, "--model", modelName, "--streams", "1,2,4", "--rounds", "5",
+	args := []string{"calibrate", "--target", real.URL, "--model", modelName, "--streams", "1,2,4", "--rounds", "9",
 		"--tokens", "256", "--out", out, "--options", opts}
 	if os.Getenv("DSBRIDGE_CALIBRATE_FIT") != "" {
 		args = append(args, "--base", "tiny-cpu")
