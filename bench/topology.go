@@ -13,6 +13,7 @@ import (
 	"github.com/dsbridge/dsbridge/chaos"
 	"github.com/dsbridge/dsbridge/cluster"
 	"github.com/dsbridge/dsbridge/internal/loopback"
+	"github.com/dsbridge/dsbridge/internal/parallel"
 	"github.com/dsbridge/dsbridge/internal/proc"
 	"github.com/dsbridge/dsbridge/scenarios"
 )
@@ -171,17 +172,7 @@ func StartTopology(ctx context.Context, sc *scenarios.Scenario, o TopologyOption
 // startAll starts members in parallel: sims take a moment each to be ready,
 // and a serial start would eat into a one-minute smoke run.
 func startAll(ctx context.Context, ms []*Member) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(ms))
-	for i, m := range ms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = m.Proc.Start(ctx)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Each(ms, func(m *Member) error { return m.Proc.Start(ctx) })
 }
 
 // Scraped reports whether the member serves dsbridge's /metrics (real

@@ -3,7 +3,6 @@ package calibrate
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 )
@@ -48,11 +47,7 @@ func Compare(real, sim Timing, tolerance float64) Comparison {
 		c.Rows = append(c.Rows, row)
 	}
 	add("cold load", ms(real.Load), ms(sim.Load), "ms", false)
-	levels := make([]int, 0, len(real.TTFT))
-	for n := range real.TTFT {
-		levels = append(levels, n)
-	}
-	sort.Ints(levels)
+	levels := real.Levels()
 	for i, n := range levels {
 		gated := i == 0 || i == len(levels)-1
 		add(fmt.Sprintf("TTFT, %d stream(s)", n), ms(real.TTFT[n]), ms(sim.TTFT[n]), "ms", gated)

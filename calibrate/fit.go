@@ -1,7 +1,6 @@
 package calibrate
 
 import (
-	"sort"
 	"strconv"
 	"time"
 
@@ -19,11 +18,7 @@ import (
 //     model, rate = tps / (1 + b·(c−1)) and ttft = ttft₁ · (1 + p·(c−1)),
 //     over the concurrencies above one.
 func Fit(m Timing, p ollamasim.Profile) ollamasim.Profile {
-	levels := make([]int, 0, len(m.TTFT))
-	for c := range m.TTFT {
-		levels = append(levels, c)
-	}
-	sort.Ints(levels)
+	levels := m.Levels()
 	if len(levels) == 0 {
 		return p
 	}
@@ -72,10 +67,11 @@ func round(v float64, decimals int) float64 {
 // one stream; tokens/s by the ratio; the slowdowns by the difference
 // between the two measurements' fits.
 func Refine(p ollamasim.Profile, real, sim Timing) ollamasim.Profile {
-	one := minLevel(real)
-	if one == 0 {
+	levels := real.Levels()
+	if len(levels) == 0 {
 		return p
 	}
+	one := levels[0]
 	p.TTFT = ollamasim.Duration(max(p.TTFT.D()+real.TTFT[one]-sim.TTFT[one], 0).Round(10 * time.Microsecond))
 	p.LoadTime = ollamasim.Duration(max(p.LoadTime.D()+real.Load-sim.Load, 0).Round(time.Millisecond))
 	if s := sim.PerStream[one]; s > 0 {
@@ -85,15 +81,4 @@ func Refine(p ollamasim.Profile, real, sim Timing) ollamasim.Profile {
 	p.BatchSlowdown = round(max(p.BatchSlowdown+fr.BatchSlowdown-fs.BatchSlowdown, 0), 2)
 	p.PrefillSlowdown = round(max(p.PrefillSlowdown+fr.PrefillSlowdown-fs.PrefillSlowdown, 0), 2)
 	return p
-}
-
-// minLevel is the lowest concurrency measured, 0 if none.
-func minLevel(m Timing) int {
-	one := 0
-	for c := range m.TTFT {
-		if one == 0 || c < one {
-			one = c
-		}
-	}
-	return one
 }

@@ -8,14 +8,19 @@ package calibrate
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/dsbridge/dsbridge/ollamasim"
 )
 
 // Target is what is measured: a server and the requests sent to it.
@@ -36,15 +41,20 @@ type Target struct {
 // takes, and, with c streams at once, the time to first token and the
 // decode rate of each stream.
 type Timing struct {
-	Load      time.Duration         `json:"load"`       // median wall time of a load-only request, model unloaded
-	TTFT      map[int]time.Duration `json:"ttft"`       // concurrency → median time to first token
-	PerStream map[int]float64       `json:"per_stream"` // concurrency → median tokens/s of one stream
-	Aggregate map[int]float64       `json:"aggregate"`  // concurrency → tokens/s of all streams together
+	Load      time.Duration         // median wall time of a load-only request, model unloaded
+	TTFT      map[int]time.Duration // concurrency → median time to first token
+	PerStream map[int]float64       // concurrency → median tokens/s of one stream
+	Aggregate map[int]float64       // concurrency → tokens/s of all streams together
 	// PromptTokens and PromptEval are what the server reported of the
 	// prompt alone (prompt_eval_count, median prompt_eval_duration) with
 	// one stream: its prefill cost per token.
-	PromptTokens int           `json:"prompt_tokens"`
-	PromptEval   time.Duration `json:"prompt_eval"`
+	PromptTokens int
+	PromptEval   time.Duration
+}
+
+// Levels are the concurrencies measured, ascending.
+func (m Timing) Levels() []int {
+	return slices.Sorted(maps.Keys(m.TTFT))
 }
 
 // Measure measures t at each concurrency, rounds times. The server must
@@ -73,17 +83,12 @@ func Measure(ctx context.Context, t Target, concurrency []int, rounds int) (Timi
 		for i := range rounds {
 			streams := make([]streamTiming, c)
 			errs := make([]error, c)
-			done := make(chan struct{})
+			var wg sync.WaitGroup
 			start := time.Now()
 			for j := range streams {
-				go func() {
-					streams[j], errs[j] = t.stream(ctx, 100+i*c+j)
-					done <- struct{}{}
-				}()
+				wg.Go(func() { streams[j], errs[j] = t.stream(ctx, 100+i*c+j) })
 			}
-			for range streams {
-				<-done
-			}
+			wg.Wait()
 			wall := time.Since(start)
 			tokens := 0
 			for j, s := range streams {
@@ -93,14 +98,16 @@ func Measure(ctx context.Context, t Target, concurrency []int, rounds int) (Timi
 				ttfts = append(ttfts, s.ttft)
 				rates = append(rates, s.rate())
 				evals = append(evals, s.promptEval)
-				out.PromptTokens = s.promptTokens
+				if c == concurrency[0] {
+					out.PromptTokens = s.promptTokens
+				}
 				tokens += s.tokens
 			}
 			aggs = append(aggs, float64(tokens)/wall.Seconds())
 		}
 		out.TTFT[c] = median(ttfts)
-		out.PerStream[c] = medianF(rates)
-		out.Aggregate[c] = medianF(aggs)
+		out.PerStream[c] = median(rates)
+		out.Aggregate[c] = median(aggs)
 		if c == concurrency[0] {
 			out.PromptEval = median(evals)
 		}
@@ -134,9 +141,9 @@ func (t Target) unload(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("unload: /api/ps: %w", err)
 		}
-		loaded := false
+		loaded, want := false, ollamasim.NormalizeName(t.Model)
 		for _, m := range ps.Models {
-			loaded = loaded || sameModel(m.Name, t.Model) || sameModel(m.Model, t.Model)
+			loaded = loaded || ollamasim.NormalizeName(m.Name) == want || ollamasim.NormalizeName(m.Model) == want
 		}
 		if !loaded {
 			return nil
@@ -147,17 +154,6 @@ func (t Target) unload(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// sameModel compares names as Ollama does, an absent tag being "latest".
-func sameModel(a, b string) bool {
-	tag := func(s string) string {
-		if strings.Contains(s, ":") {
-			return s
-		}
-		return s + ":latest"
-	}
-	return tag(a) == tag(b)
 }
 
 // post sends a non-streamed /api/generate and wants a 200.
@@ -245,14 +241,8 @@ func (t Target) stream(ctx context.Context, seed int) (streamTiming, error) {
 	return s, sc.Err()
 }
 
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func medianF(f []float64) float64 {
-	s := append([]float64(nil), f...)
-	sort.Float64s(s)
+// median is the middle value (the upper one of an even count).
+func median[T cmp.Ordered](v []T) T {
+	s := slices.Sorted(slices.Values(v))
 	return s[len(s)/2]
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -93,12 +92,10 @@ func (r Report) Markdown() string {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(&b, "# Calibration: %s at %s — %s\n\n", r.Model, r.Target, verdict)
-	streams := append([]int(nil), r.Streams...)
-	sort.Ints(streams)
 	fmt.Fprintf(&b, "Real server and `dsbridge sim` (profile: %s) measured the same way, one after the other: a cold load, "+
 		"then %v concurrent streamed `/api/generate` requests of %d tokens (prompt %q), median of %d rounds. "+
 		"Time to first token and one stream's tokens/s at the lowest and the highest concurrency must agree within ±%.0f %%; rows in parentheses are for reading.\n\n",
-		r.ProfileSrc, streams, r.Tokens, r.Prompt, r.Rounds, r.Tolerance*100)
+		r.ProfileSrc, r.Streams, r.Tokens, r.Prompt, r.Rounds, r.Tolerance*100)
 	b.WriteString(r.Table())
 	if r.Refined > 0 {
 		fmt.Fprintf(&b, "\nThe fitted profile was corrected %d time(s) by the simulator's own measurement (its HTTP and timer overheads).\n", r.Refined)

@@ -24,7 +24,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -34,6 +33,7 @@ import (
 
 	"github.com/dsbridge/dsbridge/images"
 	"github.com/dsbridge/dsbridge/internal/loopback"
+	"github.com/dsbridge/dsbridge/internal/parallel"
 )
 
 // Spec is the topology to bring up. Zero values take the defaults given.
@@ -310,17 +310,7 @@ func (c *Cluster) member(name, kind string, host, port int, readyPath string, ms
 
 // startAll starts members in parallel and waits until each is ready.
 func (c *Cluster) startAll(ctx context.Context, ms []*Member) error {
-	var wg sync.WaitGroup
-	errs := make([]error, len(ms))
-	for i, m := range ms {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = m.create(ctx)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return parallel.Each(ms, func(m *Member) error { return m.create(ctx) })
 }
 
 // create runs the member's container through testcontainers and waits

@@ -67,7 +67,7 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dst := *src
-	dst.name = normalizeName(req.Destination)
+	dst.name = NormalizeName(req.Destination)
 	dst.modified = s.now().UTC()
 	s.sched.add(dst.name)
 	s.catalog.update(func(c *catalog) {

@@ -171,7 +171,7 @@ func ParseProfiles(b []byte) (Profiles, error) {
 		if err := decodeStrict(&node, &p); err != nil {
 			return Profiles{}, fmt.Errorf("profile file: model %q: %w", name, err)
 		}
-		out.Models[normalizeName(name)] = p
+		out.Models[NormalizeName(name)] = p
 	}
 	return out, nil
 }
@@ -276,8 +276,8 @@ type Config struct {
 // model (the fleet's main model) first, then a small general one.
 func DefaultModels() []string { return []string{"deepseek-r1:7b", "llama3.2:3b"} }
 
-// normalizeName adds Ollama's default tag.
-func normalizeName(n string) string {
+// NormalizeName adds Ollama's default tag: "tiny" is "tiny:latest".
+func NormalizeName(n string) string {
 	n = strings.TrimSpace(n)
 	if n == "" {
 		return n

@@ -78,7 +78,7 @@ func (f *Fault) validate() error {
 		return fmt.Errorf("%s fault: probability %v not in [0,1]", f.Kind, *p)
 	}
 	for i, m := range f.Models {
-		f.Models[i] = normalizeName(m)
+		f.Models[i] = NormalizeName(m)
 	}
 	return nil
 }

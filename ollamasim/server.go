@@ -43,7 +43,7 @@ func New(cfg Config, reg *prometheus.Registry) (*Server, error) {
 	seen := map[string]bool{}
 	models := make([]string, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
-		m = normalizeName(m)
+		m = NormalizeName(m)
 		if m == "" || seen[m] {
 			continue
 		}
@@ -125,7 +125,7 @@ func (s *Server) lookup(name string) (*modelInfo, bool) {
 	if mi, ok := c.byName[name]; ok {
 		return mi, true
 	}
-	mi, ok := c.byName[normalizeName(name)]
+	mi, ok := c.byName[NormalizeName(name)]
 	return mi, ok
 }
 

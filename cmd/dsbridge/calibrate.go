@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dsbridge/dsbridge/calibrate"
+	"github.com/dsbridge/dsbridge/internal/loopback"
 	"github.com/dsbridge/dsbridge/internal/proc"
 	"github.com/dsbridge/dsbridge/ollamasim"
 )
@@ -203,12 +203,10 @@ func startCalibrationSim(ctx context.Context, profile, model string, parallel in
 	if err != nil {
 		return nil, fmt.Errorf("find own binary: %w", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := l.Addr().String()
-	l.Close()
 	p := proc.New(proc.Spec{Name: "sim", Path: self, ReadyURL: "http://" + addr + "/",
 		Args: []string{"sim", "--listen", addr, "--models", model, "--profile", profile, "--parallel", strconv.Itoa(parallel)}})
 	if err := p.Start(ctx); err != nil {
