@@ -23,6 +23,7 @@ type config struct {
 	chatTokens      int
 	streamTokens    []int
 	dsbridge        string
+	baseDsbridge    string
 	bridgeConfig    string
 	bridgeArgs      []string
 	bridgeEnv       []string
@@ -76,6 +77,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.chatTokens, "chat-tokens", 32, "options.num_predict of the non-streamed request")
 	streams := fs.String("stream-tokens", "32,512", "streamed cases: tokens per stream, comma-separated (empty for none)")
 	fs.StringVar(&cfg.dsbridge, "dsbridge", "", "dsbridge binary for the bridge (and --upstreams sim); default: go build ./cmd/dsbridge from this checkout into the run's temp dir")
+	fs.StringVar(&cfg.baseDsbridge, "base-dsbridge", "", "another dsbridge build, run as target bridge-base with the same flags: a change measured against its base in one run")
 	fs.StringVar(&cfg.bridgeConfig, "bridge-config", "", "config file passed to dsbridge serve --config")
 	var bargs stringList
 	fs.Var(&bargs, "bridge-arg", "extra argument for dsbridge serve (repeatable), e.g. --bridge-arg=--pprof")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -101,6 +102,15 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 		return t, p.waitHTTP(ctx, t.URL+"/api/version", 15*time.Second, is200)
 	case "bridge":
 		return e.startBridge(ctx, "bridge", nil)
+	case "bridge-base":
+		if e.cfg.baseDsbridge == "" {
+			return nil, errors.New("target bridge-base needs --base-dsbridge")
+		}
+		t, err := e.startBridgeBinary(ctx, "bridge-base", e.cfg.baseDsbridge, nil)
+		if t != nil {
+			t.Name, t.Label = "bridge-base", "dsbridge serve, base build"
+		}
+		return t, err
 	case "bridge-nethttp":
 		// The same bridge on net/http's server alone: what the fast
 		// server (bridge/fastserver.go) is worth, in the same run.
@@ -110,12 +120,17 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 		}
 		return t, err
 	}
-	return nil, fmt.Errorf("unknown target %q (want some of %s,haproxy,bridge-nethttp)", name, strings.Join(allTargets(), ","))
+	return nil, fmt.Errorf("unknown target %q (want some of %s,haproxy,bridge-nethttp,bridge-base)", name, strings.Join(allTargets(), ","))
 }
 
 // startBridge starts `dsbridge serve` on the upstreams, as configured by
 // --bridge-config and --bridge-arg, plus extra, and waits until it routes.
 func (e *env) startBridge(ctx context.Context, procName string, extra []string) (*target, error) {
+	return e.startBridgeBinary(ctx, procName, e.dsbridge, extra)
+}
+
+// startBridgeBinary is startBridge with another dsbridge build.
+func (e *env) startBridgeBinary(ctx context.Context, procName, binary string, extra []string) (*target, error) {
 	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -129,7 +144,7 @@ func (e *env) startBridge(ctx context.Context, procName string, extra []string) 
 	}
 	args = append(args, e.cfg.bridgeArgs...)
 	args = append(args, extra...)
-	p, err := startProc(procName, e.dir, e.cfg.serverCPUs, e.dsbridge, args, e.cfg.bridgeEnv)
+	p, err := startProc(procName, e.dir, e.cfg.serverCPUs, binary, args, e.cfg.bridgeEnv)
 	if err != nil {
 		return nil, err
 	}
