@@ -24,6 +24,10 @@ func (b *fastBody) reset(n int64, ctx *reqCtx) {
 
 func (b *fastBody) remaining() int64 { return b.n }
 
+// Buffered reports whether the rest of the body is already read from the
+// connection: reading it cannot block, so it needs no deadline.
+func (b *fastBody) Buffered() bool { return b.n <= int64(b.c.br.Buffered()) }
+
 func (b *fastBody) Read(p []byte) (int, error) {
 	if b.n <= 0 {
 		b.hitEOF()

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -204,9 +205,10 @@ type fastConn struct {
 
 func (s *fastServer) newConn(nc net.Conn) *fastConn {
 	c := &fastConn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
-	c.cr.nc = nc
+	sock := newRawSock(nc)
+	c.cr.sock = sock
 	c.br = bufio.NewReaderSize(&c.cr, fastReadBuffer)
-	c.bw = bufio.NewWriterSize(nc, 8<<10)
+	c.bw = bufio.NewWriterSize(sock, 8<<10)
 	c.body.c = c
 	c.resp.c = c
 	c.watch.init(c)
@@ -262,7 +264,6 @@ func (c *fastConn) serve() {
 		}
 		c.setIdle(false)
 		first = false
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ReadHeaderTimeout))
 		h, verdict, err := c.readHead()
 		if err != nil {
 			c.close()
@@ -280,8 +281,13 @@ func (c *fastConn) serve() {
 	}
 }
 
-// readHead reads until a whole head is buffered and parses it.
+// readHead reads until a whole head is buffered and parses it. A head that
+// came whole with its first bytes (nearly every one) needs no deadline of
+// its own; one that needs more reads gets ReadHeaderTimeout from then on.
+// Deadlines are runtime timer operations under a lock: the serve loop sets
+// one and clears it per request, no more.
 func (c *fastConn) readHead() (reqHead, headVerdict, error) {
+	deadline := false
 	for {
 		buf, _ := c.br.Peek(c.br.Buffered())
 		n, v := scanHead(buf)
@@ -298,6 +304,10 @@ func (c *fastConn) readHead() (reqHead, headVerdict, error) {
 		}
 		if c.br.Buffered() == c.br.Size() {
 			return reqHead{}, headHandoff, nil // larger than the fast path's buffer
+		}
+		if !deadline {
+			deadline = true
+			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.ReadHeaderTimeout))
 		}
 		if _, err := c.br.Peek(c.br.Buffered() + 1); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return reqHead{}, 0, err
@@ -385,7 +395,7 @@ type fastRequest struct {
 // connReader reads the connection, first giving back a byte the watch
 // (fastwatch.go) read while it looked for the client leaving.
 type connReader struct {
-	nc      net.Conn
+	sock    io.Reader // the connection (rawsock.go)
 	mu      sync.Mutex
 	stash   [1]byte
 	stashed bool
@@ -400,7 +410,7 @@ func (r *connReader) Read(p []byte) (int, error) {
 		return 1, nil
 	}
 	r.mu.Unlock()
-	return r.nc.Read(p)
+	return r.sock.Read(p)
 }
 
 func (r *connReader) putStash(b byte) {

@@ -111,7 +111,13 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 	if r.ContentLength > 0 {
 		req.buf.Grow(int(r.ContentLength) + 1)
 	}
-	_ = rc.SetReadDeadline(h.clock().Add(sc.ReadBodyTimeout))
+	// A body the server already holds whole (the fast server's, nearly
+	// always) cannot stall: no deadline to set and clear.
+	b, ok := r.Body.(interface{ Buffered() bool })
+	timed := !ok || !b.Buffered()
+	if timed {
+		_ = rc.SetReadDeadline(h.clock().Add(sc.ReadBodyTimeout))
+	}
 	// A plain read loop rather than ReadFrom(io.LimitReader(…)): the
 	// limited reader would be one heap allocation per request.
 	var err error
@@ -143,7 +149,9 @@ func (h *Handler) readBody(rc *http.ResponseController, r *http.Request, req *re
 	if int64(req.buf.Len()) > sc.MaxBodyBytes {
 		return http.StatusRequestEntityTooLarge, errBodyTooLarge
 	}
-	_ = rc.SetReadDeadline(time.Time{})
+	if timed {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	req.body = req.buf.Bytes()
 	return 0, nil
 }

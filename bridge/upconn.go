@@ -65,7 +65,8 @@ func (p *connPool) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, DialError{err}
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(c, 16<<10), bw: bufio.NewWriterSize(c, 16<<10)}, nil
+	sock := newRawSock(c)
+	return &upConn{c: c, br: bufio.NewReaderSize(sock, 16<<10), bw: bufio.NewWriterSize(sock, 16<<10)}, nil
 }
 
 func (p *connPool) put(c *upConn) {
