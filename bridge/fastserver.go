@@ -330,9 +330,10 @@ func (c *fastConn) handOff() {
 // serveRequest runs the handler for one request and finishes the response.
 // It reports whether the connection can carry another request.
 func (c *fastConn) serveRequest(h *reqHead) (keep bool) {
-	rc := new(reqCtx)
 	box := &fastRequest{url: url.URL{Path: h.path, RawQuery: h.query}}
-	r := box.req.WithContext(rc)
+	rc := &box.ctx
+	var blank http.Request // WithContext copies it: it stays on the stack
+	r := blank.WithContext(rc)
 	r.Method = h.method
 	r.URL = &box.url
 	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
@@ -385,10 +386,11 @@ func (c *fastConn) runHandler(r *http.Request) (aborted bool) {
 	return false
 }
 
-// fastRequest holds a request's URL beside the request it belongs to: one
-// allocation instead of two.
+// fastRequest holds a request's context and URL in one allocation. The
+// *http.Request itself is WithContext's own (the only way to set a
+// context), so it is not in here.
 type fastRequest struct {
-	req http.Request
+	ctx reqCtx
 	url url.URL
 }
 
