@@ -30,15 +30,14 @@ type rawSock struct {
 	conn net.Conn
 	raw  syscall.RawConn
 
-	rp          []byte
-	rn          int
-	rerr        error
-	wp          []byte
-	wn          int
-	werr        error
-	readFn      func(fd uintptr) bool
-	writeFn     func(fd uintptr) bool
-	local, peer net.Addr
+	rp      []byte
+	rn      int
+	rerr    error
+	wp      []byte
+	wn      int
+	werr    error
+	readFn  func(fd uintptr) bool
+	writeFn func(fd uintptr) bool
 }
 
 // newRawSock wraps c; a connection that is not a socket (or a test's
@@ -52,7 +51,7 @@ func newRawSock(c net.Conn) io.ReadWriter {
 	if err != nil {
 		return c
 	}
-	s := &rawSock{conn: c, raw: raw, local: c.LocalAddr(), peer: c.RemoteAddr()}
+	s := &rawSock{conn: c, raw: raw}
 	s.readFn, s.writeFn = s.readFD, s.writeFD
 	return s
 }
@@ -136,5 +135,5 @@ func (s *rawSock) opError(op string, err error) error {
 	if oe, ok := err.(*net.OpError); ok {
 		err = oe.Err // RawConn's "raw-read" wrapping of a poller error
 	}
-	return &net.OpError{Op: op, Net: "tcp", Source: s.local, Addr: s.peer, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: s.conn.LocalAddr(), Addr: s.conn.RemoteAddr(), Err: err}
 }

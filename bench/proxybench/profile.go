@@ -38,7 +38,7 @@ func (e *env) captureProfiles(ctx context.Context, w *wrkRunner, measured *targe
 	t := measured
 	hasPprof := httpStatus(ctx, t.URL+e.cfg.pprofPath+"/") == http.StatusOK
 	if !hasPprof && e.bridgeHasFlag(ctx, "-pprof") {
-		pt, err := e.startBridge(ctx, "bridge-pprof", []string{"--pprof"})
+		pt, err := e.startBridge(ctx, "bridge-pprof", "dsbridge serve --pprof", e.dsbridge, []string{"--pprof"})
 		if pt != nil && pt.proc != nil {
 			defer pt.proc.stop()
 		}

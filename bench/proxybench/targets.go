@@ -101,36 +101,25 @@ func (e *env) startTarget(ctx context.Context, name string) (*target, error) {
 		t := &target{Name: name, Label: "plain httputil.ReverseProxy (reference)", URL: "http://" + addr, proc: p}
 		return t, p.waitHTTP(ctx, t.URL+"/api/version", 15*time.Second, is200)
 	case "bridge":
-		return e.startBridge(ctx, "bridge", nil)
+		return e.startBridge(ctx, "bridge", "dsbridge serve", e.dsbridge, nil)
 	case "bridge-base":
 		if e.cfg.baseDsbridge == "" {
 			return nil, errors.New("target bridge-base needs --base-dsbridge")
 		}
-		t, err := e.startBridgeBinary(ctx, "bridge-base", e.cfg.baseDsbridge, nil)
-		if t != nil {
-			t.Name, t.Label = "bridge-base", "dsbridge serve, base build"
-		}
-		return t, err
+		return e.startBridge(ctx, "bridge-base", "dsbridge serve, base build", e.cfg.baseDsbridge, nil)
 	case "bridge-nethttp":
 		// The same bridge on net/http's server alone: what the fast
 		// server (bridge/fastserver.go) is worth, in the same run.
-		t, err := e.startBridge(ctx, "bridge-nethttp", []string{"--server-engine", "net/http"})
-		if t != nil {
-			t.Name, t.Label = "bridge-nethttp", "dsbridge serve --server-engine net/http"
-		}
-		return t, err
+		return e.startBridge(ctx, "bridge-nethttp", "dsbridge serve --server-engine net/http", e.dsbridge,
+			[]string{"--server-engine", "net/http"})
 	}
 	return nil, fmt.Errorf("unknown target %q (want some of %s,haproxy,bridge-nethttp,bridge-base)", name, strings.Join(allTargets(), ","))
 }
 
-// startBridge starts `dsbridge serve` on the upstreams, as configured by
-// --bridge-config and --bridge-arg, plus extra, and waits until it routes.
-func (e *env) startBridge(ctx context.Context, procName string, extra []string) (*target, error) {
-	return e.startBridgeBinary(ctx, procName, e.dsbridge, extra)
-}
-
-// startBridgeBinary is startBridge with another dsbridge build.
-func (e *env) startBridgeBinary(ctx context.Context, procName, binary string, extra []string) (*target, error) {
+// startBridge starts binary as `dsbridge serve` on the upstreams, as
+// configured by --bridge-config and --bridge-arg, plus extra, and waits until
+// it routes. name is the target's and its process's name.
+func (e *env) startBridge(ctx context.Context, name, label, binary string, extra []string) (*target, error) {
 	addr, err := loopback.FreeAddr()
 	if err != nil {
 		return nil, err
@@ -144,11 +133,11 @@ func (e *env) startBridgeBinary(ctx context.Context, procName, binary string, ex
 	}
 	args = append(args, e.cfg.bridgeArgs...)
 	args = append(args, extra...)
-	p, err := startProc(procName, e.dir, e.cfg.serverCPUs, binary, args, e.cfg.bridgeEnv)
+	p, err := startProc(name, e.dir, e.cfg.serverCPUs, binary, args, e.cfg.bridgeEnv)
 	if err != nil {
 		return nil, err
 	}
-	t := &target{Name: "bridge", Label: "dsbridge serve", URL: "http://" + addr, proc: p}
+	t := &target{Name: name, Label: label, URL: "http://" + addr, proc: p}
 	if err := p.waitHTTP(ctx, t.URL+"/ready", 30*time.Second, is200); err != nil {
 		return t, err
 	}
