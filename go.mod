@@ -52,7 +52,7 @@ require (
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/tsenart/vegeta/v12 v12.13.0
 	golang.org/x/image v0.30.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect

@@ -15,6 +15,7 @@ type config struct {
 	targets         []string
 	upstreamKind    string // "stdlib" or "sim"
 	upstreamCount   int
+	upstreamCC      string // the stdlib upstreams' TCP congestion control; "" is the default
 	duration        time.Duration
 	warmup          time.Duration
 	repeat          int
@@ -69,6 +70,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	targets := fs.String("targets", strings.Join(allTargets(), ","), "targets to compare, comma-separated, in table order; haproxy may be added")
 	fs.StringVar(&cfg.upstreamKind, "upstreams", "stdlib", "upstream kind: stdlib (tiny net/http servers in this program) or sim (dsbridge sim --profile instant)")
 	fs.IntVar(&cfg.upstreamCount, "upstream-count", 3, "number of upstreams")
+	fs.StringVar(&cfg.upstreamCC, "upstream-cc", "", "TCP congestion control of the stdlib upstreams' connections, e.g. cubic (Linux; empty: the machine's default). It decides how the upstreams' token writes coalesce into segments, see the README")
 	fs.DurationVar(&cfg.duration, "duration", 10*time.Second, "measured wrk run per cell (whole seconds)")
 	fs.DurationVar(&cfg.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each cell (whole seconds; 0 for none)")
 	fs.IntVar(&cfg.repeat, "repeat", 3, "times each cell is measured; the table shows the median and the spread")
@@ -125,6 +127,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case len(cfg.targets) == 0:
 		fmt.Fprintln(stderr, "proxybench: no --targets")
+		return cfg, errUsage
+	case cfg.upstreamCC != "" && cfg.upstreamKind != "stdlib":
+		fmt.Fprintln(stderr, "proxybench: --upstream-cc needs --upstreams stdlib")
 		return cfg, errUsage
 	case cfg.duration < time.Second || cfg.repeat < 1 || cfg.connections < 1 || cfg.threads < 1 || cfg.threads > cfg.connections:
 		fmt.Fprintln(stderr, "proxybench: need --duration >= 1s, --repeat >= 1, 1 <= --threads <= --connections")

@@ -90,6 +90,10 @@ func TestShortRun(t *testing.T) {
 			if name != "direct" && s.ProxyCPUPer1k.Median <= 0 {
 				t.Errorf("%s %s: proxy CPU per 1000 requests %v, want > 0", name, c.Name, s.ProxyCPUPer1k.Median)
 			}
+			// A request and its answer are at least one segment each way.
+			if s.TCPSegsPerReq.Median < 2 {
+				t.Errorf("%s %s: %v TCP segments per request, want >= 2", name, c.Name, s.TCPSegsPerReq.Median)
+			}
 			if c.Stream && s.BytesPerResp.Median < float64(c.Tokens*50) {
 				t.Errorf("%s %s: %v bytes per stream, too few for %d tokens", name, c.Name, s.BytesPerResp.Median, c.Tokens)
 			}

@@ -33,6 +33,7 @@ type report struct {
 type settings struct {
 	Upstreams     string   `json:"upstreams"`
 	UpstreamCount int      `json:"upstream_count"`
+	UpstreamCC    string   `json:"upstream_cc,omitempty"` // --upstream-cc; "" is the machine's default
 	Connections   int      `json:"connections"`
 	Threads       int      `json:"threads"`
 	DurationS     float64  `json:"duration_s"`
@@ -52,6 +53,7 @@ type machine struct {
 	CPUs         int     `json:"cpus"`
 	CPUModel     string  `json:"cpu_model"`
 	Kernel       string  `json:"kernel"`
+	TCPCC        string  `json:"tcp_congestion_control"` // the machine's default
 	LoadAvgStart float64 `json:"loadavg1_start"`
 	LoadAvgEnd   float64 `json:"loadavg1_end"`
 	OtherCPUMed  float64 `json:"other_cpu_pct_median"`
@@ -99,6 +101,7 @@ type summary struct {
 	// TotalCPUPer1k is proxy + upstreams + wrk: everything the cell needs
 	// from the machine per 1000 requests.
 	TotalCPUPer1k stat    `json:"total_cpu_ms_per_1000"`
+	TCPSegsPerReq stat    `json:"tcp_segments_per_req"`
 	AllocsPerReq  stat    `json:"allocs_per_req"`
 	Errors        int64   `json:"errors"`
 	ReadErrors    int64   `json:"read_errors"`
@@ -125,13 +128,13 @@ func newReport(cfg config) *report {
 		Schema: "dsbridge.proxybench/v1",
 		Date:   time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Settings: settings{
-			Upstreams: cfg.upstreamKind, UpstreamCount: cfg.upstreamCount,
+			Upstreams: cfg.upstreamKind, UpstreamCount: cfg.upstreamCount, UpstreamCC: cfg.upstreamCC,
 			Connections: cfg.connections, Threads: cfg.threads,
 			DurationS: cfg.duration.Seconds(), WarmupS: cfg.warmup.Seconds(), Repeat: cfg.repeat,
 			WrkCPUs: cfg.wrkCPUs, ServerCPUs: cfg.serverCPUs,
 			BridgeArgs: cfg.bridgeArgs, BridgeConfig: cfg.bridgeConfig, BridgeEnv: cfg.bridgeEnv, StreamTol: cfg.streamTolerance,
 		},
-		Machine:     machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Kernel: uname()},
+		Machine:     machine{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), Kernel: uname(), TCPCC: defaultCongestionControl()},
 		StartErrors: map[string]string{},
 		Cases:       cfg.cases(),
 		order:       cfg.targets,
@@ -150,7 +153,7 @@ func (r *report) finish() {
 	r.Summaries = nil
 	for _, bc := range r.Cases {
 		for _, name := range r.order {
-			var rps, p50, p99, mbs, pcpu, ucpu, bpr, apr, tcpu []float64
+			var rps, p50, p99, mbs, pcpu, ucpu, bpr, apr, tcpu, segs []float64
 			s := summary{Target: name, Case: bc.Name}
 			for _, c := range r.Cells {
 				if c.Target != name || c.Case != bc.Name {
@@ -165,6 +168,7 @@ func (r *report) finish() {
 				ucpu = append(ucpu, c.UpCPUPer1k)
 				tcpu = append(tcpu, max(0, c.ProxyCPUPer1k)+c.UpCPUPer1k+c.WrkCPUPer1k)
 				bpr = append(bpr, c.BytesPerResp)
+				segs = append(segs, c.TCPSegsPerReq)
 				if c.AllocsPerReq > 0 {
 					apr = append(apr, c.AllocsPerReq)
 				}
@@ -176,7 +180,7 @@ func (r *report) finish() {
 			}
 			s.ReqPerSec, s.P50ms, s.P99ms, s.MBPerSec = statOf(rps), statOf(p50), statOf(p99), statOf(mbs)
 			s.ProxyCPUPer1k, s.UpCPUPer1k, s.BytesPerResp, s.AllocsPerReq = statOf(pcpu), statOf(ucpu), statOf(bpr), statOf(apr)
-			s.TotalCPUPer1k = statOf(tcpu)
+			s.TotalCPUPer1k, s.TCPSegsPerReq = statOf(tcpu), statOf(segs)
 			r.Summaries = append(r.Summaries, s)
 		}
 	}
@@ -336,6 +340,13 @@ func (r *report) Markdown() string {
 		st.Connections, st.Threads, st.DurationS, st.WarmupS, st.Repeat, st.UpstreamCount, st.Upstreams, pin,
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.Kernel, r.Machine.LoadAvgStart, r.Machine.LoadAvgEnd,
 		r.Machine.OtherCPUMed, r.Machine.OtherCPUMax)
+	if r.Machine.TCPCC != "" || st.UpstreamCC != "" {
+		cc := fmt.Sprintf("TCP congestion control: %s (the machine's default)", r.Machine.TCPCC)
+		if st.UpstreamCC != "" {
+			cc += fmt.Sprintf("; the upstreams' connections: %s (--upstream-cc)", st.UpstreamCC)
+		}
+		fmt.Fprintf(&b, "%s. TCP segments are counted machine-wide, both hops and ACKs.\n\n", cc)
+	}
 	if st.BridgeVersion != "" {
 		fmt.Fprintf(&b, "Bridge binary: `%s`, default configuration unless said below.\n\n", st.BridgeVersion)
 	}
@@ -355,12 +366,12 @@ func (r *report) Markdown() string {
 	for _, bc := range r.Cases {
 		if !bc.Stream {
 			fmt.Fprintf(&b, "**Non-streamed `/api/chat`** (num_predict %d)\n\n", bc.Tokens)
-			b.WriteString("| target | req/s | P50 ms | P99 ms | proxy CPU ms / 1000 req | upstreams CPU ms / 1000 | errors | × nginx | × direct |\n")
-			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			b.WriteString("| target | req/s | P50 ms | P99 ms | proxy CPU ms / 1000 req | upstreams CPU ms / 1000 | TCP segments / req | errors | × nginx | × direct |\n")
+			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		} else {
 			fmt.Fprintf(&b, "**Streamed `/api/chat`, %d tokens** (one NDJSON line and flush per token)\n\n", bc.Tokens)
-			b.WriteString("| target | streams/s | tokens/s | MB/s | P50 ms | P99 ms | proxy CPU ms / 1000 streams | errors (read) | × nginx | × direct |\n")
-			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+			b.WriteString("| target | streams/s | tokens/s | MB/s | P50 ms | P99 ms | proxy CPU ms / 1000 streams | upstreams CPU ms / 1000 | TCP segments / stream | errors (read) | × nginx | × direct |\n")
+			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		}
 		for _, name := range r.order {
 			s := r.summary(name, bc.Name)
@@ -375,13 +386,13 @@ func (r *report) Markdown() string {
 				cpu = fmtStat(s.ProxyCPUPer1k, 0)
 			}
 			if !bc.Stream {
-				fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %s | %.0f | %d | %s | %s |\n",
+				fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %s | %.0f | %.1f | %d | %s | %s |\n",
 					label[name], fmtStat(s.ReqPerSec, 0), s.P50ms.Median, s.P99ms.Median, cpu,
-					s.UpCPUPer1k.Median, s.Errors, ratio(s.VsNginx), ratio(s.VsDirect))
+					s.UpCPUPer1k.Median, s.TCPSegsPerReq.Median, s.Errors, ratio(s.VsNginx), ratio(s.VsDirect))
 			} else {
-				fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %.2f | %.2f | %s | %d (%d) | %s | %s |\n",
+				fmt.Fprintf(&b, "| %s | %s | %s | %.1f | %.2f | %.2f | %s | %.0f | %.0f | %d (%d) | %s | %s |\n",
 					label[name], fmtStat(s.ReqPerSec, 0), thousands(s.ReqPerSec.Median*float64(bc.Tokens), 0), s.MBPerSec.Median,
-					s.P50ms.Median, s.P99ms.Median, cpu, s.Errors, s.ReadErrors, ratio(s.VsNginx), ratio(s.VsDirect))
+					s.P50ms.Median, s.P99ms.Median, cpu, s.UpCPUPer1k.Median, s.TCPSegsPerReq.Median, s.Errors, s.ReadErrors, ratio(s.VsNginx), ratio(s.VsDirect))
 			}
 		}
 		b.WriteString("\n")

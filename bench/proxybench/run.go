@@ -42,6 +42,7 @@ type cell struct {
 	OtherCPUPct    float64   `json:"other_cpu_pct"`    // busy minus interrupts, wrk, proxy and upstreams: other users of the machine
 	LoadAvg1       float64   `json:"loadavg1_after"`
 	AllocsPerReq   float64   `json:"allocs_per_req,omitempty"` // bridge only, from go_memstats_mallocs_total when exposed
+	TCPSegsPerReq  float64   `json:"tcp_segments_per_req"`     // machine-wide TCP segments sent (both hops, ACKs included) per request
 }
 
 // run is the benchmark: start everything, measure every cell, report.
@@ -231,6 +232,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	each0 := make([]time.Duration, len(e.upstreams))
 	each1 := make([]time.Duration, len(e.upstreams))
 	each := each0
+	var segs int64
 	snap := func() (proxy, ups time.Duration, sys sysCPU, err error) {
 		if t.proc != nil {
 			if proxy, err = groupCPU(t.proc.pgid()); err != nil {
@@ -243,7 +245,10 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 			}
 			ups += each[i]
 		}
-		sys, err = readSysCPU()
+		if sys, err = readSysCPU(); err != nil {
+			return
+		}
+		segs, err = readTCPOutSegs()
 		return
 	}
 	mallocs0 := e.mallocs(ctx, t)
@@ -251,6 +256,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	if err != nil {
 		return cell{}, err
 	}
+	segs0 := segs
 	res, err := w.runAll(ctx, urls, c, e.cfg.duration)
 	if err != nil {
 		return cell{}, err
@@ -278,6 +284,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	}
 	if n > 0 {
 		cl.BytesPerResp = float64(res.Bytes) / n
+		cl.TCPSegsPerReq = float64(segs-segs0) / n
 	}
 	cl.ProxyCPUPer1k = -1
 	if t.proc != nil {

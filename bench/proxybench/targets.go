@@ -48,8 +48,11 @@ func (e *env) startUpstreams(ctx context.Context) error {
 		var p *proc
 		switch e.cfg.upstreamKind {
 		case "stdlib":
-			p, err = startProc(name, e.dir, e.cfg.serverCPUs, e.self,
-				[]string{"--listen", addr, "--model", benchModel}, []string{roleEnv + "=upstream"})
+			args := []string{"--listen", addr, "--model", benchModel}
+			if e.cfg.upstreamCC != "" {
+				args = append(args, "--cc", e.cfg.upstreamCC)
+			}
+			p, err = startProc(name, e.dir, e.cfg.serverCPUs, e.self, args, []string{roleEnv + "=upstream"})
 		case "sim":
 			p, err = startProc(name, e.dir, e.cfg.serverCPUs, e.dsbridge,
 				[]string{"sim", "--listen", addr, "--profile", "instant", "--models", benchModel}, nil)

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,11 +62,16 @@ func runUpstream(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("upstream", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	model := fs.String("model", benchModel, "model name to serve")
+	cc := fs.String("cc", "", "TCP congestion control of the listener and its connections (Linux; empty: the machine's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	lc := listenConfig(*cc)
+	ln, err := lc.Listen(ctx, "tcp", *listen)
 	if err != nil {
+		if *cc != "" {
+			return fmt.Errorf("listen with congestion control %q: %w", *cc, err)
+		}
 		return err
 	}
 	srv := &http.Server{Handler: newUpstream(*model).handler(), ReadHeaderTimeout: 10 * time.Second}
