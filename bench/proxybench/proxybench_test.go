@@ -51,6 +51,9 @@ func TestShortRun(t *testing.T) {
 		"--duration", "1s", "--warmup", "0s", "--repeat", "1",
 		"--dsbridge", testproc.Binary(t), "--out", out,
 		"--profile", "--profile-seconds", "1", "--max-time", "3m",
+		// Reno is built into every kernel and is nobody's default: the
+		// upstreams must start with it and the report must say so.
+		"--upstream-cc", "reno",
 	}
 	var stderr bytes.Buffer
 	cfg, err := parseFlags(args, &stderr)
@@ -98,6 +101,9 @@ func TestShortRun(t *testing.T) {
 				t.Errorf("%s %s: %v bytes per stream, too few for %d tokens", name, c.Name, s.BytesPerResp.Median, c.Tokens)
 			}
 		}
+	}
+	if rep.Settings.UpstreamCC != "reno" || !strings.Contains(rep.Markdown(), "the upstreams' connections: reno") {
+		t.Errorf("the report does not name the upstreams' congestion control: %q", rep.Settings.UpstreamCC)
 	}
 	if len(rep.Verdict.Lines) == 0 {
 		t.Error("no verdict lines")
