@@ -232,8 +232,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	each0 := make([]time.Duration, len(e.upstreams))
 	each1 := make([]time.Duration, len(e.upstreams))
 	each := each0
-	var segs int64
-	snap := func() (proxy, ups time.Duration, sys sysCPU, err error) {
+	snap := func() (proxy, ups time.Duration, sys sysCPU, segs int64, err error) {
 		if t.proc != nil {
 			if proxy, err = groupCPU(t.proc.pgid()); err != nil {
 				return
@@ -252,17 +251,16 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 		return
 	}
 	mallocs0 := e.mallocs(ctx, t)
-	p0, u0, s0, err := snap()
+	p0, u0, s0, segs0, err := snap()
 	if err != nil {
 		return cell{}, err
 	}
-	segs0 := segs
 	res, err := w.runAll(ctx, urls, c, e.cfg.duration)
 	if err != nil {
 		return cell{}, err
 	}
 	each = each1
-	p1, u1, s1, err := snap()
+	p1, u1, s1, segs1, err := snap()
 	if err != nil {
 		return cell{}, err
 	}
@@ -284,7 +282,7 @@ func (e *env) measure(ctx context.Context, w *wrkRunner, t *target, c benchCase,
 	}
 	if n > 0 {
 		cl.BytesPerResp = float64(res.Bytes) / n
-		cl.TCPSegsPerReq = float64(segs-segs0) / n
+		cl.TCPSegsPerReq = float64(segs1-segs0) / n
 	}
 	cl.ProxyCPUPer1k = -1
 	if t.proc != nil {
