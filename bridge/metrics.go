@@ -31,7 +31,7 @@ type metrics struct {
 	budgetDenied  prometheus.Counter
 	fallbacks     prometheus.Counter
 	outTokens     *prometheus.CounterVec
-	itl           prometheus.Histogram
+	itl           *zeroBatchHistogram
 
 	// routeTokens holds output-token children by route index, nil for
 	// routes that generate no tokens.
@@ -112,7 +112,7 @@ func newMetrics(reg prometheus.Registerer, version, instance string, upstreams f
 		outTokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bridge_output_tokens_total",
 			Help: "Tokens generated, as the upstream counted them in the answer it relayed (eval_count of the final NDJSON object, usage.completion_tokens on OpenAI routes)."}, []string{"route"}),
 		// One series per bridge, like bridge_request_duration_seconds.
-		itl: prometheus.NewHistogram(native(prometheus.HistogramOpts{Name: "bridge_inter_token_latency_seconds",
+		itl: newZeroBatchHistogram(native(prometheus.HistogramOpts{Name: "bridge_inter_token_latency_seconds",
 			Help:    "Gap between consecutive messages (NDJSON lines, SSE events) of a streamed answer as written to the client; messages written together count 0.",
 			Buckets: itlBuckets})),
 		reqCache: map[reqKey]prometheus.Counter{},

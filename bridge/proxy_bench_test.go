@@ -86,14 +86,14 @@ func BenchmarkProxyChatStream(b *testing.B) {
 	postChats(b, s.URL, body)
 }
 
-// BenchmarkChunkScans compares the relay's per-chunk scans on a typical
-// token line: the existing error-line check and the token-count scan.
+// BenchmarkChunkScans times the relay's per-chunk scans on a typical token
+// line: the message count with the error-line check, and the token count.
 func BenchmarkChunkScans(b *testing.B) {
 	chunk := []byte(`{"model":"tiny","created_at":"2026-11-26T21:21:27Z","message":{"role":"assistant","content":"tok"},"done":false}` + "\n")
-	b.Run("error_line", func(b *testing.B) {
+	b.Run("messages_and_error_line", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			hasErrorLine(chunk, '\n')
+			scanMessages(chunk, '\n', false)
 		}
 	})
 	b.Run("tokens", func(b *testing.B) {
@@ -101,12 +101,6 @@ func BenchmarkChunkScans(b *testing.B) {
 		s := tokenScan{key: evalCountKey}
 		for i := 0; i < b.N; i++ {
 			s.scan(chunk)
-		}
-	})
-	b.Run("message_count", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; i < b.N; i++ {
-			bytes.Count(chunk, newline)
 		}
 	})
 }

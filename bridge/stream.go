@@ -89,8 +89,11 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	for {
 		if n > 0 {
 			chunk := buf[:n]
-			if checkLines && !errLine && hasErrorLine(chunk, last) {
-				errLine = true
+			var messages int
+			if checkLines {
+				var e bool
+				messages, e = scanMessages(chunk, last, sse)
+				errLine = errLine || e
 			}
 			if countTokens {
 				toks.scan(chunk)
@@ -110,7 +113,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 				}
 			}
 			if checkLines {
-				lastMsg = h.interToken(chunk, last, sse, now, lastMsg)
+				lastMsg = h.interToken(messages, now, lastMsg)
 			}
 			last = chunk[n-1]
 			if _, werr := w.Write(chunk); werr != nil {
@@ -253,63 +256,72 @@ func readSome(r io.Reader, buf []byte) (int, error) {
 	return 0, io.ErrNoProgress
 }
 
-// hasErrorLine reports whether a stream chunk holds an Ollama error line: a
-// line that is the object {"error":…}, bare (NDJSON) or as an SSE data
-// field. Inside a token the text would be escaped (\"error\"), so a raw
-// `{"error"` at a line start is only ever the error object. prev is the byte
-// before the chunk (0 at the start).
-func hasErrorLine(chunk []byte, prev byte) bool {
-	pat := []byte(`{"error"`)
-	for off := 0; off < len(chunk); {
-		i := bytes.Index(chunk[off:], pat)
-		if i < 0 {
-			return false
-		}
-		i += off
-		before := prev
-		if i > 0 {
-			before = chunk[i-1]
-		}
-		if before == '\n' || before == 0 && i == 0 || bytes.HasSuffix(chunk[:i], []byte("data: ")) ||
-			bytes.HasSuffix(chunk[:i], []byte("data:")) {
-			return true
-		}
-		off = i + 1
+// scanMessages makes the relay's one pass over a streamed chunk: it counts
+// the messages the chunk completes (NDJSON lines; SSE events, which end in a
+// blank line) and reports whether a line of it is an Ollama error object,
+// {"error":…} at a line start, bare or as an SSE data field. Inside a token
+// the text would be escaped (\"error\"), so a raw `{"error"` at a line start
+// is only ever the error object. prev is the byte before the chunk (0 at
+// the start). Only the line ends are searched for: one IndexByte per line,
+// where a search for the pattern stopped at every `{`.
+func scanMessages(chunk []byte, prev byte, sse bool) (messages int, errLine bool) {
+	// eventEnd is the index of the newline that last ended an SSE event,
+	// so that "\n\n\n" counts once, as a search for "\n\n" would.
+	eventEnd := -2
+	if prev == '\n' {
+		eventEnd = -3 // a newline before the chunk, not ending an event
 	}
-	return false
+	for start := 0; ; {
+		if (start > 0 || prev == '\n' || prev == 0) && !errLine {
+			errLine = isErrorLine(chunk[start:])
+		}
+		i := bytes.IndexByte(chunk[start:], '\n')
+		if i < 0 {
+			return messages, errLine
+		}
+		i += start
+		switch {
+		case !sse:
+			messages++
+		case i > 0 && chunk[i-1] == '\n' && eventEnd != i-1, i == 0 && eventEnd == -3:
+			messages++
+			eventEnd = i
+		}
+		start = i + 1
+		if start == len(chunk) {
+			return messages, errLine
+		}
+	}
+}
+
+// isErrorLine reports whether a line starts with the error object.
+func isErrorLine(line []byte) bool {
+	if rest, ok := bytes.CutPrefix(line, dataField); ok {
+		line = bytes.TrimPrefix(rest, space)
+	}
+	return bytes.HasPrefix(line, errorObject)
 }
 
 // interToken observes bridge_inter_token_latency_seconds for the messages a
-// streamed chunk completes (NDJSON lines; SSE events, which end in a blank
-// line) and returns when the last of them went out. The first message of a
-// stream has no gap; the others the chunk completes went out with the first
-// and count 0 (what the client sees, however reads coalesce). prev is the
-// byte before the chunk.
-func (h *Handler) interToken(chunk []byte, prev byte, sse bool, now, lastMsg time.Time) time.Time {
-	var k int
-	if sse {
-		k = bytes.Count(chunk, sseEnd)
-		if prev == '\n' && chunk[0] == '\n' {
-			k++
-		}
-	} else {
-		k = bytes.Count(chunk, newline)
-	}
-	if k == 0 {
+// streamed chunk completes and returns when the last of them went out. The
+// first message of a stream has no gap; the others the chunk completes went
+// out with the first and count 0 (what the client sees, however reads
+// coalesce).
+func (h *Handler) interToken(messages int, now, lastMsg time.Time) time.Time {
+	if messages == 0 {
 		return lastMsg
 	}
 	if !lastMsg.IsZero() {
 		h.metrics.itl.Observe(now.Sub(lastMsg).Seconds())
 	}
-	for k--; k > 0; k-- {
-		h.metrics.itl.Observe(0)
-	}
+	h.metrics.itl.observeZeros(messages - 1)
 	return now
 }
 
 var (
-	newline = []byte{'\n'}
-	sseEnd  = []byte("\n\n")
+	dataField   = []byte("data:")
+	space       = []byte(" ")
+	errorObject = []byte(`{"error"`)
 	// The keys include their quotes, so "prompt_eval_count": and
 	// "completion_tokens_details": do not match, and token text cannot
 	// (its quotes are escaped).

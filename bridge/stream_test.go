@@ -2,28 +2,48 @@ package bridge
 
 import "testing"
 
-func TestHasErrorLine(t *testing.T) {
+func TestScanMessages(t *testing.T) {
 	tests := []struct {
-		chunk string
-		prev  byte
-		want  bool
+		chunk    string
+		prev     byte
+		sse      bool
+		messages int
+		errLine  bool
 	}{
 		// Ollama's mid-stream error line, at the start of a chunk.
-		{`{"error":"runner died"}` + "\n", '\n', true},
-		// After a token line in the same chunk.
-		{`{"message":{"content":"a"}}` + "\n" + `{"error":"x"}`, 0, true},
-		// As an SSE data field.
-		{"data: {\"error\":{\"message\":\"x\"}}\n\n", '\n', true},
+		{`{"error":"runner died"}` + "\n", '\n', false, 1, true},
+		// At the very start of a stream.
+		{`{"error":"x"}` + "\n", 0, false, 1, true},
+		// After a token line in the same chunk, its own line unfinished.
+		{`{"message":{"content":"a"}}` + "\n" + `{"error":"x"}`, 0, false, 1, true},
+		// As an SSE data field, with and without the space.
+		{"data: {\"error\":{\"message\":\"x\"}}\n\n", '\n', true, 1, true},
+		{"data:{\"error\":{\"message\":\"x\"}}\n\n", '\n', true, 1, true},
 		// In a token's text it is escaped, so not an error line.
-		{`{"message":{"content":"{\"error\":1}"}}` + "\n", '\n', false},
+		{`{"message":{"content":"{\"error\":1}"}}` + "\n", '\n', false, 1, false},
 		// A nested key "error" is not a line start.
-		{`{"x":{"error":1}}`, '\n', false},
+		{`{"x":{"error":1}}`, '\n', false, 0, false},
+		// "data: " in the middle of a line is not a field.
+		{`{"content":"data: {"error"`, '\n', true, 0, false},
 		// A chunk that continues a line whose start we already passed.
-		{`{"error":"x"}`, 'a', false},
+		{`{"error":"x"}`, 'a', false, 0, false},
+		// Several token lines; the last one cut.
+		{"{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\"", '\n', false, 3, false},
+		// SSE: an event ends at a blank line; "\n\n\n" ends one.
+		{"data: {}\n\ndata: {}\n\ndata: [DONE]\n\n", '\n', true, 3, false},
+		{"data: {}\n\n\ndata: {}", '\n', true, 1, false},
+		// SSE: the blank line's newline is the chunk's first byte.
+		{"\ndata: {}\n", '\n', true, 1, false},
+		{"\ndata: {}\n", 'a', true, 0, false},
+		// A line start split at the chunk boundary.
+		{"\n", '}', false, 1, false},
+		{"", '\n', false, 0, false},
 	}
 	for _, tt := range tests {
-		if got := hasErrorLine([]byte(tt.chunk), tt.prev); got != tt.want {
-			t.Errorf("hasErrorLine(%q, %q) = %v; want %v", tt.chunk, tt.prev, got, tt.want)
+		messages, errLine := scanMessages([]byte(tt.chunk), tt.prev, tt.sse)
+		if messages != tt.messages || errLine != tt.errLine {
+			t.Errorf("scanMessages(%q, %q, sse %v) = %d, %v; want %d, %v",
+				tt.chunk, tt.prev, tt.sse, messages, errLine, tt.messages, tt.errLine)
 		}
 	}
 }
