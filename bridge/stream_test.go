@@ -1,6 +1,9 @@
 package bridge
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func TestScanMessages(t *testing.T) {
 	tests := []struct {
@@ -46,6 +49,42 @@ func TestScanMessages(t *testing.T) {
 				tt.chunk, tt.prev, tt.sse, messages, errLine, tt.messages, tt.errLine)
 		}
 	}
+}
+
+// FuzzScanMessages holds the one-pass scan to the plain definitions: NDJSON
+// messages are newlines, SSE events are "\n\n" counted without overlap
+// (a newline just before the chunk included), and an error line is a line
+// start followed by {"error", bare or after "data:" and an optional space.
+func FuzzScanMessages(f *testing.F) {
+	f.Add([]byte("{\"a\":1}\n{\"error\":\"x\"}\n"), byte('\n'), false)
+	f.Add([]byte("\ndata: {}\n\n\ndata: {\"error\":1}\n\n"), byte('\n'), true)
+	f.Add([]byte(`{"x":{"error":1}}`), byte(0), false)
+	f.Fuzz(func(t *testing.T, chunk []byte, prev byte, sse bool) {
+		messages, errLine := scanMessages(chunk, prev, sse)
+		wantMessages := bytes.Count(chunk, []byte("\n"))
+		if sse {
+			c := chunk
+			if prev == '\n' {
+				c = append([]byte{'\n'}, chunk...)
+			}
+			wantMessages = bytes.Count(c, []byte("\n\n"))
+		}
+		wantErr := false
+		for i := 0; i <= len(chunk); i++ {
+			atStart := i == 0 && (prev == '\n' || prev == 0) || i > 0 && chunk[i-1] == '\n'
+			if !atStart {
+				continue
+			}
+			for _, p := range []string{`{"error"`, `data:{"error"`, `data: {"error"`} {
+				if bytes.HasPrefix(chunk[i:], []byte(p)) {
+					wantErr = true
+				}
+			}
+		}
+		if messages != wantMessages || errLine != wantErr {
+			t.Fatalf("scanMessages(%q, %q, sse %v) = %d, %v; want %d, %v", chunk, prev, sse, messages, errLine, wantMessages, wantErr)
+		}
+	})
 }
 
 func TestStreamErrorLine(t *testing.T) {
