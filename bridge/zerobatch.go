@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
 )
 
 // zeroBatchHistogram is a histogram that takes its zero observations in
@@ -49,18 +50,16 @@ func addZeros(hist *dto.Histogram, z uint64) {
 	if z == 0 || hist == nil {
 		return
 	}
-	hist.SampleCount = proto64(hist.GetSampleCount() + z)
+	hist.SampleCount = proto.Uint64(hist.GetSampleCount() + z)
 	for _, b := range hist.Bucket {
 		if b.GetUpperBound() >= 0 {
-			b.CumulativeCount = proto64(b.GetCumulativeCount() + z)
+			b.CumulativeCount = proto.Uint64(b.GetCumulativeCount() + z)
 		}
 	}
 	if hist.Schema != nil { // native buckets: 0 is in the zero bucket
-		hist.ZeroCount = proto64(hist.GetZeroCount() + z)
+		hist.ZeroCount = proto.Uint64(hist.GetZeroCount() + z)
 	}
 }
-
-func proto64(v uint64) *uint64 { return &v }
 
 // writtenMetric is a metric already written to its protobuf form.
 type writtenMetric struct {
