@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ type fastResponse struct {
 	status     int
 	wroteHead  bool // WriteHeader called (the status is chosen)
 	committed  bool // the head is in the write buffer
+	ended      bool // EndBody: the whole answer is out, nothing more may follow
 	chunked    bool
 	closeAfter bool
 	fullDuplex bool  // EnableFullDuplex: an unread body is not discarded at commit
@@ -40,7 +42,7 @@ func (w *fastResponse) reset(r *http.Request) {
 		clear(w.header)
 	}
 	w.req, w.status = r, 0
-	w.wroteHead, w.committed, w.chunked, w.closeAfter, w.fullDuplex = false, false, false, false, false
+	w.wroteHead, w.committed, w.ended, w.chunked, w.closeAfter, w.fullDuplex = false, false, false, false, false, false
 	w.length, w.written, w.err = -1, 0, nil
 	w.pending = w.pending[:0]
 }
@@ -75,6 +77,9 @@ func (w *fastResponse) Write(p []byte) (int, error) {
 	}
 	if w.err != nil {
 		return 0, w.err
+	}
+	if w.ended {
+		return 0, errBodyEnded
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -138,8 +143,43 @@ func (w *fastResponse) SetReadDeadline(t time.Time) error  { return w.c.nc.SetRe
 func (w *fastResponse) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
 func (w *fastResponse) EnableFullDuplex() error            { w.fullDuplex = true; return nil }
 
-// finish ends the response after the handler returned.
-func (w *fastResponse) finish() error {
+// errBodyEnded is a Write after EndBody.
+var errBodyEnded = errors.New("bridge: write after the response body ended")
+
+// bodyEnder is a ResponseWriter that can send the end of the body before the
+// handler returns (the fast server's). The relay ends a complete answer with
+// it: the last bytes and the end of the body (a chunked answer's last-chunk)
+// go out in one write, where a flush and then the end after the handler
+// returned took two, and the client has the whole answer before the
+// bridge's bookkeeping (metrics, log, cache store) runs.
+type bodyEnder interface {
+	EndBody() error
+}
+
+// EndBody is a Flush and the end of the body in one write: the head is
+// committed as a Flush commits it (chunked unless the handler set a
+// Content-Length, as a stream's answer is), a chunked body gets its
+// last-chunk. Writes after it fail with errBodyEnded.
+func (w *fastResponse) EndBody() error {
+	if !w.wroteHead {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commitPending(false)
+	}
+	w.end()
+	if w.err == nil {
+		w.err = w.c.bw.Flush()
+	}
+	return w.err
+}
+
+// end puts the rest of the answer in the write buffer, once.
+func (w *fastResponse) end() {
+	if w.ended {
+		return
+	}
+	w.ended = true
 	if !w.wroteHead {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -149,6 +189,11 @@ func (w *fastResponse) finish() error {
 	if w.chunked && w.err == nil {
 		_, w.err = w.c.bw.WriteString("0\r\n\r\n")
 	}
+}
+
+// finish ends the response after the handler returned.
+func (w *fastResponse) finish() error {
+	w.end()
 	if w.length >= 0 && w.written < w.length && w.req.Method != http.MethodHead {
 		// The handler promised more than it wrote: the client would wait
 		// for the rest; only closing tells it.

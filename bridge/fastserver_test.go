@@ -62,6 +62,24 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "partial")
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
+	case "/endbody":
+		// EndBody is a Flush and the end of the body: net/http, which
+		// has no EndBody, must send the same bytes with a Flush.
+		_, _ = io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, "last\n")
+		if e, ok := w.(bodyEnder); ok {
+			_ = e.EndBody()
+		} else {
+			w.(http.Flusher).Flush()
+		}
+	case "/endbody-unflushed":
+		_, _ = io.WriteString(w, "only\n")
+		if e, ok := w.(bodyEnder); ok {
+			_ = e.EndBody()
+		} else {
+			w.(http.Flusher).Flush()
+		}
 	case "/empty":
 	default:
 		http.NotFound(w, r)
@@ -141,6 +159,9 @@ func TestFastServerMatchesNetHTTP(t *testing.T) {
 		"big chunked":        get("/big"),
 		"length":             get("/length"),
 		"flush":              get("/flush"),
+		"end body":           get("/endbody") + get("/length"),
+		"end body unflushed": get("/endbody-unflushed"),
+		"end body, head":     "HEAD /endbody HTTP/1.1\r\nHost: x\r\n\r\n",
 		"no content":         get("/nocontent"),
 		"status":             get("/status"),
 		"not found":          get("/nope"),
@@ -298,5 +319,64 @@ func TestFastServerShutdownWaitsForActive(t *testing.T) {
 	_ = idle.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := idle.Read(make([]byte, 1)); err == nil || isTimeout(err) {
 		t.Fatalf("idle connection not closed by Shutdown: %v", err)
+	}
+}
+
+// TestFastServerEndBodySendsBeforeReturn: after EndBody the client has the
+// whole answer while the handler still runs (the relay's bookkeeping), a
+// later Write fails, and the connection carries the next request.
+func TestFastServerEndBodySendsBeforeReturn(t *testing.T) {
+	clientRead := make(chan struct{})
+	afterEnd := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/next" {
+			_, _ = io.WriteString(w, "next")
+			return
+		}
+		_, _ = io.WriteString(w, "streamed\n")
+		w.(http.Flusher).Flush()
+		_, _ = io.WriteString(w, "done\n")
+		if err := w.(bodyEnder).EndBody(); err != nil {
+			afterEnd <- err
+			return
+		}
+		_, err := io.WriteString(w, "late")
+		afterEnd <- err
+		select {
+		case <-clientRead:
+		case <-time.After(5 * time.Second):
+		}
+	})
+	_, fast := startBoth(t, h)
+	c, err := net.Dial("tcp", fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
+	br := bufio.NewReader(c)
+	_, _ = io.WriteString(c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("the answer did not end while the handler ran: %v (got %q)", err, b)
+	}
+	close(clientRead)
+	if string(b) != "streamed\ndone\n" || resp.TransferEncoding == nil {
+		t.Errorf("got %q, transfer-encoding %v; want the two lines, chunked", b, resp.TransferEncoding)
+	}
+	if err := <-afterEnd; !errors.Is(err, errBodyEnded) {
+		t.Errorf("Write after EndBody: %v, want errBodyEnded", err)
+	}
+	_, _ = io.WriteString(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("next request on the connection: %v", err)
+	}
+	if b, _ := io.ReadAll(resp.Body); string(b) != "next" {
+		t.Errorf("next request got %q", b)
 	}
 }

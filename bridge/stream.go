@@ -120,7 +120,7 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			if _, werr := w.Write(chunk); werr != nil {
 				return h.clientWriteFailed(u, x, done, werr)
 			}
-			if streaming {
+			if streaming && rerr != io.EOF {
 				if ferr := rc.Flush(); ferr != nil {
 					return h.clientWriteFailed(u, x, done, ferr)
 				}
@@ -148,6 +148,22 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 			runtime.Gosched()
 		}
 		n, rerr = readSome(resp.Body, buf)
+	}
+	if rerr == io.EOF && bounded {
+		// The answer is complete (an error line in it went out as is):
+		// its last bytes go out now, under the write deadline, with the
+		// end of the body where the writer can send it early. A one-piece
+		// answer is left to the server, which sends it once the handler
+		// returned, after this upstream connection went back to its pool.
+		var ferr error
+		if e, ok := w.(bodyEnder); ok {
+			ferr = e.EndBody()
+		} else if streaming {
+			ferr = rc.Flush()
+		}
+		if ferr != nil {
+			return h.clientWriteFailed(u, x, done, ferr)
+		}
 	}
 	end := h.clock()
 	h.metrics.overhead.Observe((end.Sub(start) - end.Sub(upStart)).Seconds())

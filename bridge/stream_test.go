@@ -1,8 +1,17 @@
 package bridge
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestScanMessages(t *testing.T) {
@@ -103,6 +112,100 @@ func TestStreamErrorLine(t *testing.T) {
 		got, ok := streamErrorLine(tt.contentType, "boom")
 		if string(got) != tt.want || ok != tt.ok {
 			t.Errorf("%s: %q %v; want %q %v", tt.contentType, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// writeCounter counts the Write calls on the connections a listener
+// accepts: a probe on the server's side of a real loopback connection (a
+// wrapped conn is written with plain Writes, rawsock.go), not a fake.
+type writeCounter struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c, writes: &l.writes}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestRelayEndsStreamInOneWrite: a streamed answer that arrives whole (its
+// last lines and the upstream's last-chunk in one read, as back-to-back
+// tokens do) reaches the client in one write, head, lines and last-chunk
+// together. Flushing the lines and sending the last-chunk after the handler
+// returned took two, each a loopback write that runs the receiver's TCP
+// path.
+func TestRelayEndsStreamInOneWrite(t *testing.T) {
+	var lines bytes.Buffer
+	var chunked bytes.Buffer
+	for i := range 8 {
+		line := `{"model":"tiny","message":{"role":"assistant","content":"t` + strconv.Itoa(i) + `"},"done":false}` + "\n"
+		lines.WriteString(line)
+		fmt.Fprintf(&chunked, "%x\r\n%s\r\n", len(line), line)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/ps" || r.URL.Path == "/api/tags" {
+			_, _ = io.WriteString(w, `{"models":[{"name":"tiny:latest"}]}`)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"+
+			chunked.String()+"0\r\n\r\n")
+	}))
+	defer up.Close()
+	_, h, _ := minimalBridge(t, nil, up.URL)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &writeCounter{Listener: ln}
+	srv := newFastServer(h, &http.Server{Handler: h}, DefaultConfig().Server, discardLogger())
+	go func() { _ = srv.Serve(counted) }()
+	defer srv.Close()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	body := `{"model":"tiny","stream":true,"messages":[{"role":"user","content":"hi"}]}`
+	for i := range 3 {
+		before := counted.writes.Load()
+		fmt.Fprintf(c, "POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 || string(got) != lines.String() {
+			t.Fatalf("request %d: %d %v, body %q; want 200 and the upstream's lines", i, resp.StatusCode, err, got)
+		}
+		// The handler may still be in its bookkeeping after the client
+		// has the answer; its last write, if any, comes before it returns.
+		time.Sleep(50 * time.Millisecond)
+		if n := counted.writes.Load() - before; n != 1 {
+			t.Errorf("request %d: the answer took %d writes to the client, want 1", i, n)
 		}
 	}
 }
