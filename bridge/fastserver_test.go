@@ -63,26 +63,27 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 		w.(http.Flusher).Flush()
 		panic(http.ErrAbortHandler)
 	case "/endbody":
-		// EndBody is a Flush and the end of the body: net/http, which
-		// has no EndBody, must send the same bytes with a Flush.
 		_, _ = io.WriteString(w, "first\n")
 		w.(http.Flusher).Flush()
 		_, _ = io.WriteString(w, "last\n")
-		if e, ok := w.(bodyEnder); ok {
-			_ = e.EndBody()
-		} else {
-			w.(http.Flusher).Flush()
-		}
+		endBodyOrFlush(w)
 	case "/endbody-unflushed":
 		_, _ = io.WriteString(w, "only\n")
-		if e, ok := w.(bodyEnder); ok {
-			_ = e.EndBody()
-		} else {
-			w.(http.Flusher).Flush()
-		}
+		endBodyOrFlush(w)
 	case "/empty":
 	default:
 		http.NotFound(w, r)
+	}
+}
+
+// endBodyOrFlush ends the body where the writer can (the fast server):
+// EndBody is a Flush and the end of the body, so net/http, which has no
+// EndBody, must send the same bytes with a Flush.
+func endBodyOrFlush(w http.ResponseWriter) {
+	if e, ok := w.(bodyEnder); ok {
+		_ = e.EndBody()
+	} else {
+		w.(http.Flusher).Flush()
 	}
 }
 
