@@ -237,3 +237,36 @@ func TestCellOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestChangesPairsRepeats(t *testing.T) {
+	cases := []benchCase{{Name: "chat"}, {Name: "stream32", Stream: true, Tokens: 32}}
+	cells := []cell{
+		// Repeat 1: the bridge cheaper and faster; repeat 2: dearer.
+		{Target: "bridge", Case: "chat", Repeat: 1, ReqPerSec: 110, ProxyCPUPer1k: 90},
+		{Target: "bridge-base", Case: "chat", Repeat: 1, ReqPerSec: 100, ProxyCPUPer1k: 100},
+		{Target: "bridge", Case: "chat", Repeat: 2, ReqPerSec: 90, ProxyCPUPer1k: 60},
+		{Target: "bridge-base", Case: "chat", Repeat: 2, ReqPerSec: 100, ProxyCPUPer1k: 50},
+		// nginx is not the base.
+		{Target: "nginx", Case: "chat", Repeat: 1, ReqPerSec: 500, ProxyCPUPer1k: 10},
+		// A case without base cells has no line.
+		{Target: "bridge", Case: "stream32", Repeat: 1, ReqPerSec: 10, ProxyCPUPer1k: 100},
+	}
+	chs := changes(cases, cells)
+	if len(chs) != 1 || chs[0].Case != "chat" {
+		t.Fatalf("changes = %+v; want one, for chat", chs)
+	}
+	ch := chs[0]
+	if ch.Repeats != 2 || ch.Cheaper != 1 {
+		t.Errorf("repeats %d, cheaper %d; want 2 and 1", ch.Repeats, ch.Cheaper)
+	}
+	if ch.CPURatio.Min != 0.9 || ch.CPURatio.Max != 1.2 || ch.RateRatio.Min != 0.9 || ch.RateRatio.Max != 1.1 {
+		t.Errorf("CPU ratio %+v, rate ratio %+v; want 0.9–1.2 and 0.9–1.1", ch.CPURatio, ch.RateRatio)
+	}
+	md := changesMarkdown(chs)
+	if !strings.Contains(md, "chat: proxy CPU per request 1.05 (0.90–1.20), lower in 1 of 2 repeats; requests/s 1.00 (0.90–1.10)") {
+		t.Errorf("markdown:\n%s", md)
+	}
+	if changes(cases, cells[4:5]) != nil || changesMarkdown(nil) != "" {
+		t.Error("a run without a base build has no change paragraph")
+	}
+}

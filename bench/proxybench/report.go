@@ -24,6 +24,7 @@ type report struct {
 	Cases       []benchCase       `json:"cases"`
 	Summaries   []summary         `json:"summaries"`
 	Verdict     verdict           `json:"verdict"`
+	Changes     []change          `json:"change_vs_base,omitempty"`
 	Profiles    []*profileResult  `json:"profiles,omitempty"`
 	Cells       []cell            `json:"cells"`
 
@@ -206,6 +207,7 @@ func (r *report) finish() {
 		}
 	}
 	r.Verdict = r.judge()
+	r.Changes = changes(r.Cases, r.Cells)
 }
 
 func (r *report) summary(target, cs string) *summary {
@@ -411,6 +413,7 @@ func (r *report) Markdown() string {
 	} else if len(r.Probes) > 0 {
 		b.WriteString("Every target's answers were checked once per case before measuring (JSON shape, `done` only on the last line).\n\n")
 	}
+	b.WriteString(changesMarkdown(r.Changes))
 	b.WriteString("**Verdict** (issue 3: non-streamed ≥ 0.75× nginx in the same run; streams at nginx's rate with no read errors):\n\n")
 	for _, l := range r.Verdict.Lines {
 		fmt.Fprintf(&b, "- %s\n", l)
