@@ -122,16 +122,25 @@ const sniffLen = 512
 func (w *fastResponse) Flush() { _ = w.FlushError() }
 
 func (w *fastResponse) FlushError() error {
+	w.commitAsFlush()
+	return w.send()
+}
+
+// commitAsFlush commits the head as a Flush does: the length unknown
+// (chunked) unless the handler set one, whatever is held back after it.
+func (w *fastResponse) commitAsFlush() {
 	if !w.wroteHead {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.committed {
 		w.commitPending(false)
 	}
+}
+
+// send writes out the buffer; the first error stays the response's.
+func (w *fastResponse) send() error {
 	if w.err == nil {
-		if err := w.c.bw.Flush(); err != nil {
-			w.err = err
-		}
+		w.err = w.c.bw.Flush()
 	}
 	return w.err
 }
@@ -161,17 +170,9 @@ type bodyEnder interface {
 // Content-Length, as a stream's answer is), a chunked body gets its
 // last-chunk. Writes after it fail with errBodyEnded.
 func (w *fastResponse) EndBody() error {
-	if !w.wroteHead {
-		w.WriteHeader(http.StatusOK)
-	}
-	if !w.committed {
-		w.commitPending(false)
-	}
+	w.commitAsFlush()
 	w.end()
-	if w.err == nil {
-		w.err = w.c.bw.Flush()
-	}
-	return w.err
+	return w.send()
 }
 
 // end puts the rest of the answer in the write buffer, once.
@@ -199,10 +200,7 @@ func (w *fastResponse) finish() error {
 		// for the rest; only closing tells it.
 		w.closeAfter = true
 	}
-	if w.err == nil {
-		w.err = w.c.bw.Flush()
-	}
-	return w.err
+	return w.send()
 }
 
 // commitPending commits the head with the held-back body (all of it when
