@@ -194,6 +194,10 @@ type fastConn struct {
 	bw     *bufio.Writer
 	body   fastBody
 	resp   fastResponse
+	// hdr is the last request's header map, cleared and refilled by the
+	// next head: a request's header is not used once it has been served
+	// (its values are new strings each time).
+	hdr http.Header
 
 	mu     sync.Mutex
 	idle   bool
@@ -295,10 +299,11 @@ func (c *fastConn) readHead() (reqHead, headVerdict, error) {
 		case headHandoff:
 			return reqHead{}, headHandoff, nil
 		case headComplete:
-			h, ok := parseHead(buf[:n])
+			h, ok := parseHead(buf[:n], c.hdr)
 			if !ok {
 				return reqHead{}, headHandoff, nil
 			}
+			c.hdr = reuseHeader(h.header)
 			_, _ = c.br.Discard(n)
 			return h, headComplete, nil
 		}

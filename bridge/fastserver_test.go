@@ -7,9 +7,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,6 +72,13 @@ func diffHandler(w http.ResponseWriter, r *http.Request) {
 	case "/endbody-unflushed":
 		_, _ = io.WriteString(w, "only\n")
 		endBodyOrFlush(w)
+	case "/headers":
+		// The request's fields, in order: the fast server reuses a
+		// connection's header map, and nothing of one request may show
+		// in the next.
+		for _, k := range slices.Sorted(maps.Keys(r.Header)) {
+			_, _ = io.WriteString(w, k+"="+strings.Join(r.Header[k], ",")+"\n")
+		}
 	case "/empty":
 	default:
 		http.NotFound(w, r)
@@ -170,6 +179,7 @@ func TestFastServerMatchesNetHTTP(t *testing.T) {
 		"head":               "HEAD /length HTTP/1.1\r\nHost: x\r\n\r\n",
 		"head computed":      "HEAD /sniff HTTP/1.1\r\nHost: x\r\n\r\n",
 		"keep-alive x2":      get("/length") + get("/echo?second"),
+		"fields per request": get("/headers", "X-First: 1\r\nX-Multi: a\r\nX-Multi: b\r\n") + get("/headers", "x-multi: c\r\n") + get("/headers"),
 		"close":              get("/length", "Connection: close\r\n") + get("/echo"),
 		"unread body":        post("/unread", "0123456789") + post("/echo", "next"),
 		"unread, close":      post("/unread-close", "0123456789") + post("/echo", "next"),

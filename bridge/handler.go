@@ -95,6 +95,8 @@ type request struct {
 	id          string
 	rawModel    string
 	model       string // normalised: "tiny" → "tiny:latest"
+	tier        int    // the fleet's best tier for model (Pool.fleetTier), when tierSet
+	tierSet     bool
 	stream      bool
 	body        []byte
 	buf         bytes.Buffer

@@ -74,10 +74,11 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 				req.hasAffinity, req.affinity = true, fnv64a(p.prompt[:n])
 			}
 		}
-		if st.pool.fleetTier(req.model) < 0 {
+		req.tier, req.tierSet = st.pool.fleetTier(req.model), true
+		if req.tier < 0 {
 			// Nobody is known to have it; maybe it was just pulled.
 			st.pool.refreshOnMiss(r.Context(), start.UnixNano())
-			if st.pool.fleetTier(req.model) < 0 {
+			if req.tier = st.pool.fleetTier(req.model); req.tier < 0 {
 				msg := "model '" + p.model + "' not found"
 				writeError(w, rt.openai, http.StatusNotFound, msg)
 				h.done(r, req, "unknown", http.StatusNotFound, start, nil, 0, errors.New(msg), 0)
@@ -259,12 +260,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 	h.done(r, req, h.modelLabel(st, req), code, start, last, attempts, err, 0)
 }
 
-// modelLabel bounds the model label by what the fleet lists.
+// modelLabel bounds the model label by what the fleet lists. A model listed
+// when the request was routed keeps its label; otherwise the fleet is asked
+// again (the first polls may have come in since).
 func (h *Handler) modelLabel(st *state, req *request) string {
 	if req.model == "" {
 		return ""
 	}
-	if st.pool.fleetTier(req.model) >= 1 {
+	if (req.tierSet && req.tier >= 1) || st.pool.fleetTier(req.model) >= 1 {
 		return req.model
 	}
 	return "unknown"
@@ -473,12 +476,14 @@ func (x *exchange) release() {
 // keep reads a small answer to hold back (bounded: error bodies are short).
 func (x *exchange) keep() *keptResponse {
 	body, err := io.ReadAll(io.LimitReader(x.resp.Body, 16<<10))
+	// A copy: the header map goes back to the pool with the connection.
+	k := &keptResponse{status: x.resp.StatusCode, header: x.resp.Header.Clone(), body: body}
 	if err == nil && len(body) < 16<<10 {
 		x.release()
 	} else {
 		x.close()
 	}
-	return &keptResponse{status: x.resp.StatusCode, header: x.resp.Header, body: body}
+	return k
 }
 
 // upstreamError names the upstream an attempt failed on.

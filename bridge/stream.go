@@ -172,10 +172,15 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	}
 
 	if rerr == io.EOF && !errLine {
+		var ctype string
+		if req.capture != nil {
+			// Read before release: the header map goes with the connection.
+			ctype = resp.Header.Get("Content-Type")
+		}
 		x.release()
 		done(nil)
 		if req.capture != nil && resp.StatusCode == http.StatusOK {
-			req.capture.complete(resp.Header.Get("Content-Type"))
+			req.capture.complete(ctype)
 		}
 		if resp.StatusCode >= 400 {
 			u.m.clientError.Inc()

@@ -38,6 +38,10 @@ type upConn struct {
 	br     *bufio.Reader
 	bw     *bufio.Writer
 	reused bool
+	// hdr is the last answer's header map, refilled by the next answer
+	// parsed by hand (upresponse.go): whoever needs an answer's header
+	// after the connection went back to the pool copies it first.
+	hdr http.Header
 }
 
 func newConnPool(addr string, dial time.Duration) *connPool {

@@ -71,10 +71,11 @@ func (x *exchange) parseResponse(b []byte, br *bufio.Reader, method string) bool
 	if eol >= 0 {
 		fields = s[eol+2:]
 	}
-	f, ok := parseFields(fields)
+	f, ok := parseFields(fields, x.uc.hdr)
 	if !ok || f.lengths > 1 || f.hosts > 0 {
 		return false
 	}
+	x.uc.hdr = reuseHeader(f.header)
 	chunked := false
 	switch {
 	case !f.hasTE:
