@@ -104,6 +104,7 @@ type request struct {
 	affinity    uint64
 	tried       [8]*Upstream
 	nTried      int
+	x           exchange // the current attempt's (proxy.go)
 
 	// Tracing, set only when it is on (tracing.go).
 	span        trace.Span

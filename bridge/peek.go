@@ -33,7 +33,7 @@ func peekBody(b []byte) (peeked, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return p, errEmptyBody
 	}
-	if !json.Valid(b) {
+	if !validJSON(b) {
 		// Slow path, only for bad input: let the decoder word the error.
 		var v any
 		err := json.NewDecoder(bytes.NewReader(b)).Decode(&v)

@@ -362,9 +362,12 @@ func (h *Handler) attempt(w http.ResponseWriter, r *http.Request, st *state, req
 // wakes a blocked read at once; a streamed request also gets the first-byte
 // deadline. A reused connection found closed is replaced once.
 func (h *Handler) exchange(r *http.Request, st *state, req *request, u *Upstream) (*exchange, error) {
-	var x *exchange
+	// The request's own exchange: one attempt at a time uses it, and
+	// nothing keeps it once the attempt ended (the watches hold the
+	// connection, not the exchange).
+	x := &req.x
 	for try := 0; try < 2; try++ {
-		x = &exchange{u: u, dead: u.dead.Load()}
+		*x = exchange{u: u, dead: u.dead.Load()}
 		uc, err := u.conns.get(r.Context())
 		if err != nil {
 			return x, err
