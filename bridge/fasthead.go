@@ -108,10 +108,10 @@ type headFields struct {
 // a bad name or value, an unparsable Content-Length.
 //
 // The fields go into hdr, cleared first, when it is not nil: both sides of
-// the bridge keep one map per connection (reuseHeader), since a map was a
-// tenth of the fast path's allocations by size and their time. The values
-// are always a new slice: a copy of the map (copyHeader) shares them, and
-// may outlive the next request on the connection.
+// the bridge keep one map per connection (reuseHeader), since the two maps
+// were four of a proxied request's fifteen allocations (a map and its slots
+// each). The values are always a new slice: a copy of the map (copyHeader)
+// shares them, and may outlive the next request on the connection.
 func parseFields(fields string, hdr http.Header) (f headFields, ok bool) {
 	// Count the fields first, so that the values are one allocation (and
 	// a new map, if there is none to reuse, another).
