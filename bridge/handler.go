@@ -95,8 +95,7 @@ type request struct {
 	id          string
 	rawModel    string
 	model       string // normalised: "tiny" → "tiny:latest"
-	tier        int    // the fleet's best tier for model (Pool.fleetTier), when tierSet
-	tierSet     bool
+	tier        int    // the fleet's best tier for model when routed (Pool.fleetTier); 0 if not asked
 	stream      bool
 	body        []byte
 	buf         bytes.Buffer

@@ -74,7 +74,7 @@ func (h *Handler) serveProxy(w http.ResponseWriter, r *http.Request, rt *route, 
 				req.hasAffinity, req.affinity = true, fnv64a(p.prompt[:n])
 			}
 		}
-		req.tier, req.tierSet = st.pool.fleetTier(req.model), true
+		req.tier = st.pool.fleetTier(req.model)
 		if req.tier < 0 {
 			// Nobody is known to have it; maybe it was just pulled.
 			st.pool.refreshOnMiss(r.Context(), start.UnixNano())
@@ -261,13 +261,14 @@ func (h *Handler) forward(w http.ResponseWriter, r *http.Request, st *state, req
 }
 
 // modelLabel bounds the model label by what the fleet lists. A model listed
-// when the request was routed keeps its label; otherwise the fleet is asked
-// again (the first polls may have come in since).
+// when the request was routed keeps its label; otherwise (or when the
+// request was not routed here: tier 0) the fleet is asked again, since the
+// first polls may have come in since.
 func (h *Handler) modelLabel(st *state, req *request) string {
 	if req.model == "" {
 		return ""
 	}
-	if (req.tierSet && req.tier >= 1) || st.pool.fleetTier(req.model) >= 1 {
+	if req.tier >= 1 || st.pool.fleetTier(req.model) >= 1 {
 		return req.model
 	}
 	return "unknown"

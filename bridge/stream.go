@@ -172,14 +172,15 @@ func (h *Handler) relay(w http.ResponseWriter, r *http.Request, st *state, req *
 	}
 
 	if rerr == io.EOF && !errLine {
+		store := req.capture != nil && resp.StatusCode == http.StatusOK
 		var ctype string
-		if req.capture != nil {
+		if store {
 			// Read before release: the header map goes with the connection.
 			ctype = resp.Header.Get("Content-Type")
 		}
 		x.release()
 		done(nil)
-		if req.capture != nil && resp.StatusCode == http.StatusOK {
+		if store {
 			req.capture.complete(ctype)
 		}
 		if resp.StatusCode >= 400 {
