@@ -7,7 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Tests run the real binary; point them at the one `make build` wrote.
 export DSBRIDGE_BIN := $(CURDIR)/$(BIN)
 
-.PHONY: build test fuzz bench bench-sim bench-proxy lint clean ollama conformance calibrate dashboards k8s-tools k8s-check images up down
+.PHONY: build test fuzz bench bench-sim bench-proxy pgo lint clean ollama conformance calibrate dashboards k8s-tools k8s-check images up down
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/dsbridge
@@ -114,6 +114,12 @@ dashboards:
 PROXYBENCH_FLAGS ?=
 bench-proxy:
 	$(GO) run ./bench/proxybench --out out/proxybench $(PROXYBENCH_FLAGS)
+
+# Refresh the CPU profile the build optimises with (cmd/dsbridge/default.pgo,
+# picked up by `go build` itself): the bridge under the proxy benchmark's
+# cases. See scripts/pgo.sh and README, "Performance".
+pgo:
+	GO=$(GO) ./scripts/pgo.sh
 
 lint:
 	$(GO) vet ./...

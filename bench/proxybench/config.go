@@ -91,7 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.wrkCPUs, "wrk-cpus", "", "taskset CPU list for wrk (empty: no pinning)")
 	fs.StringVar(&cfg.serverCPUs, "server-cpus", "", "taskset CPU list for the proxies and upstreams (empty: no pinning)")
 	fs.StringVar(&cfg.out, "out", "out/proxybench", "directory for report.md, results.json and profiles")
-	fs.BoolVar(&cfg.profile, "profile", false, "after the table, run one more non-streamed bridge cell while capturing a CPU and an allocation profile (pprof endpoint, or perf when the bridge has none)")
+	fs.BoolVar(&cfg.profile, "profile", false, "after the table, run one more bridge cell per case while capturing a CPU and an allocation profile (pprof endpoint, or perf when the bridge has none)")
 	fs.IntVar(&cfg.profileSeconds, "profile-seconds", 10, "length of the profile capture")
 	fs.StringVar(&cfg.pprofPath, "pprof-path", "/debug/pprof", "where the bridge serves net/http/pprof (enable it with --bridge-arg if the bridge needs a flag)")
 	fs.Float64Var(&cfg.streamTolerance, "stream-tolerance", 0.05, "streamed relay 'reaches nginx's rate' when bridge/nginx >= 1 - this (run-to-run noise)")
@@ -154,8 +154,8 @@ func (c config) cases() []benchCase {
 func (c config) planned() time.Duration {
 	perCell := c.duration.Round(time.Second) + c.warmup.Round(time.Second) + time.Second
 	d := time.Duration(c.repeat*len(c.cases())*len(c.targets)) * perCell
-	if c.profile { // two profiled cells, each with a warm-up, and a bridge start
-		d += time.Duration(2*(c.profileSeconds+5)+5) * time.Second
+	if c.profile { // a profiled cell per case, each with a warm-up, and a bridge start
+		d += time.Duration(len(c.cases())*(c.profileSeconds+5)+5) * time.Second
 	}
 	return d
 }

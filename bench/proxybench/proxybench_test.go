@@ -108,10 +108,14 @@ func TestShortRun(t *testing.T) {
 	if len(rep.Verdict.Lines) == 0 {
 		t.Error("no verdict lines")
 	}
-	if len(rep.Profiles) != 2 {
-		t.Errorf("%d bridge profiles, want 2 (chat and the longest stream)", len(rep.Profiles))
+	// One per case: scripts/pgo.sh merges them into the build's profile.
+	if len(rep.Profiles) != 3 {
+		t.Errorf("%d bridge profiles, want 3 (one per case)", len(rep.Profiles))
 	}
-	for _, p := range rep.Profiles {
+	for i, p := range rep.Profiles {
+		if want := cfg.cases()[i].Name; p.Case != want {
+			t.Errorf("profile %d is of case %q, want %q", i, p.Case, want)
+		}
 		if len(p.Files) == 0 {
 			t.Errorf("no bridge profile captured: %+v", p)
 		}

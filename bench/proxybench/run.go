@@ -155,14 +155,10 @@ func run(ctx context.Context, cfg config, log io.Writer) (*report, error) {
 	if cfg.profile {
 		for _, t := range targets {
 			if t.Name == "bridge" {
-				// The non-streamed case and the longest stream: the
-				// request path and the relay loop.
-				cs := cfg.cases()
-				pc := []benchCase{cs[0]}
-				if len(cs) > 1 {
-					pc = append(pc, cs[len(cs)-1])
-				}
-				rep.Profiles = e.captureProfiles(ctx, w, t, pc, log)
+				// Every case: the request path, and the relay loop at
+				// each stream length (scripts/pgo.sh merges them into the
+				// build's profile).
+				rep.Profiles = e.captureProfiles(ctx, w, t, cfg.cases(), log)
 			}
 		}
 	}
