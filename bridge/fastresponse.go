@@ -62,7 +62,7 @@ func (w *fastResponse) WriteHeader(code int) {
 		return
 	}
 	w.wroteHead, w.status = true, code
-	if cl := w.header.Get("Content-Length"); cl != "" {
+	if cl := headerGet(w.header, "Content-Length"); cl != "" {
 		if n, ok := parseContentLength(cl); ok {
 			w.length = n
 		} else {
@@ -225,13 +225,13 @@ func (w *fastResponse) commit(first []byte, done bool) {
 	isHEAD := w.req.Method == http.MethodHead
 	bodyAllowed := bodyAllowedForStatus(w.status)
 	var ex extraFields
-	te := h.Get("Transfer-Encoding")
+	te := headerGet(h, "Transfer-Encoding")
 	hasTE := te != ""
 	if done && !hasTE && bodyAllowed && w.length < 0 && (!isHEAD || len(first) > 0) {
 		w.length = int64(len(first))
 		ex.contentLength = strconv.Itoa(len(first))
 	}
-	if w.req.Close || w.c.srv.closing.Load() || h.Get("Connection") == "close" {
+	if w.req.Close || w.c.srv.closing.Load() || headerGet(h, "Connection") == "close" {
 		w.closeAfter = true
 	}
 	if !w.closeAfter && !w.fullDuplex && w.c.body.remaining() > 0 && !w.c.body.discard(w.c.srv.cfg.ReadBodyTimeout) {
@@ -242,7 +242,7 @@ func (w *fastResponse) commit(first []byte, done bool) {
 	}
 	if bodyAllowed {
 		_, haveType := h["Content-Type"]
-		if !haveType && h.Get("Content-Encoding") == "" && !hasTE && len(first) > 0 {
+		if !haveType && headerGet(h, "Content-Encoding") == "" && !hasTE && len(first) > 0 {
 			ex.contentType = http.DetectContentType(first)
 		}
 	} else {
@@ -276,7 +276,7 @@ func (w *fastResponse) commit(first []byte, done bool) {
 	if w.chunked {
 		delete(h, "Content-Length")
 	}
-	if w.closeAfter && !hasToken(h.Get("Connection"), "close") {
+	if w.closeAfter && !hasToken(headerGet(h, "Connection"), "close") {
 		delete(h, "Connection")
 		ex.connection = "close"
 	}
@@ -432,4 +432,15 @@ func (s *fastServer) date() string {
 type cachedDate struct {
 	sec  int64
 	text string
+}
+
+// headerGet is Header.Get for a key already in canonical form, as net/http
+// reads these fields (its unexported Header.get): a field set under a
+// non-canonical key by direct map assignment is not seen, as there, and the
+// key is not scanned again on every request.
+func headerGet(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

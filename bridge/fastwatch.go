@@ -9,8 +9,15 @@ import (
 // the upstream call is cut (through the request's context) instead of
 // generating for nobody. net/http does this with a background read for
 // every request; here the read starts only once a request has run for
-// watchDelay with its body consumed, so short requests cost one timer reset
-// and one stop.
+// watchDelay (to 2×watchDelay) with its body consumed.
+//
+// The timer is lazy: a request does not reset or stop it. Once set, it
+// fires watchDelay later and looks at the request running then. If that
+// request is the one running when it was set, it has run watchDelay and
+// the read starts; if a later request is running, the timer is set again
+// for it; if none, the timer stays off until the next request. On a busy
+// connection that is one timer operation per watchDelay instead of two per
+// request (a runtime timer update each, under the timers' lock).
 type connWatch struct {
 	c     *fastConn
 	timer *time.Timer
@@ -18,40 +25,61 @@ type connWatch struct {
 	state watchState
 	ctx   *reqCtx
 	ended *sync.Cond
+	// seq counts armed requests; due is the one the pending timer was set
+	// for; pending says the timer is set.
+	seq, due uint64
+	pending  bool
 }
 
 type watchState int
 
 const (
 	watchOff     watchState = iota
-	watchArmed              // timer running
+	watchArmed              // a request runs; the timer may start a read
 	watchReading            // a one-byte read is in progress
 )
 
 func (w *connWatch) init(c *fastConn) {
 	w.c = c
 	w.ended = sync.NewCond(&w.mu)
-	w.timer = time.AfterFunc(time.Hour, w.read)
+	w.timer = time.AfterFunc(time.Hour, w.fire)
 	w.timer.Stop()
 }
 
-// arm starts the delay; called when the request body is fully read.
+// arm marks a request as running; called when its body is fully read.
 func (w *connWatch) arm(ctx *reqCtx) {
 	w.mu.Lock()
+	w.seq++
 	w.ctx, w.state = ctx, watchArmed
+	set := !w.pending
+	if set {
+		w.pending, w.due = true, w.seq
+	}
 	w.mu.Unlock()
-	w.timer.Reset(watchDelay)
+	if set {
+		w.timer.Reset(watchDelay)
+	}
 }
 
-// read runs in the timer's goroutine: it blocks on a one-byte read until the
-// client sends something (a pipelined request: the byte is kept for it),
-// closes the connection (the request is cancelled), or stop aborts it.
-func (w *connWatch) read() {
+// fire runs in the timer's goroutine. For a request that has run
+// watchDelay it blocks on a one-byte read until the client sends something
+// (a pipelined request: the byte is kept for it), closes the connection
+// (the request is cancelled), or stop aborts it.
+func (w *connWatch) fire() {
 	w.mu.Lock()
-	if w.state != watchArmed {
+	switch {
+	case w.state != watchArmed:
+		w.pending = false
 		w.mu.Unlock()
 		return
+	case w.seq != w.due:
+		// A later request, armed less than watchDelay ago.
+		w.due = w.seq
+		w.mu.Unlock()
+		w.timer.Reset(watchDelay)
+		return
 	}
+	w.pending = false
 	w.state = watchReading
 	ctx := w.ctx
 	w.mu.Unlock()
@@ -72,11 +100,9 @@ func (w *connWatch) read() {
 
 // stop ends the watch when the request is done: a read in progress is
 // woken by a deadline in the past and waited for, so that the connection is
-// the serve loop's alone again. The timer's result says nothing here: a
-// callback from an earlier arm may have started reading late (under load,
-// after the request it was meant for), so the state alone decides.
+// the serve loop's alone again. The timer is left to fire and find nothing
+// to do (or the next request).
 func (w *connWatch) stop() {
-	w.timer.Stop()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.state == watchReading {

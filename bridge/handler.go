@@ -254,7 +254,7 @@ func (h *Handler) updateReady() bool {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.clock()
 	rt := h.routes.lookup(r.URL.Path)
-	id := r.Header.Get("X-Request-Id")
+	id := headerGet(r.Header, "X-Request-Id") // both servers canonicalise keys
 	if id == "" || len(id) > 128 {
 		id = h.newRequestID()
 	}
