@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -220,71 +221,49 @@ func TestFastServerMatchesNetHTTP(t *testing.T) {
 }
 
 // TestFastServerNoticesClientLeaving: a request that outlives watchDelay has
-// its context cancelled when the client goes, as net/http does.
+// its context cancelled when the client goes, as net/http does. The watch's
+// timer is set by a connection's first request and not reset by the next
+// ones (fastwatch.go): a slow request after quick ones must be watched too.
 func TestFastServerNoticesClientLeaving(t *testing.T) {
-	cancelled := make(chan struct{})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.ReadAll(r.Body)
-		select {
-		case <-r.Context().Done():
-			close(cancelled)
-		case <-time.After(10 * time.Second):
-		}
-	})
-	_, fast := startBoth(t, h)
-	c, err := net.Dial("tcp", fast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.WriteString(c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
-	time.Sleep(3 * watchDelay)
-	_ = c.Close()
-	select {
-	case <-cancelled:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the handler's context was not cancelled after the client left")
-	}
-}
-
-// TestFastServerNoticesLeavingAfterQuickRequests: the watch's timer is set
-// by the first request of a connection and not reset by the next ones
-// (fastwatch.go); a slow request that follows quick ones must still be
-// watched once it has run watchDelay, and its client's leaving noticed.
-func TestFastServerNoticesLeavingAfterQuickRequests(t *testing.T) {
-	cancelled := make(chan struct{})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/quick" {
-			_, _ = io.WriteString(w, "ok")
-			return
-		}
-		select {
-		case <-r.Context().Done():
-			close(cancelled)
-		case <-time.After(10 * time.Second):
-		}
-	})
-	_, fast := startBoth(t, h)
-	c, err := net.Dial("tcp", fast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	for i := range 3 {
-		_, _ = io.WriteString(c, "GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("quick request %d: %v", i, err)
-		}
-		_, _ = io.ReadAll(resp.Body)
-		time.Sleep(watchDelay / 4) // the slow one starts well after the timer was set
-	}
-	_, _ = io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-	time.Sleep(3 * watchDelay)
-	_ = c.Close()
-	select {
-	case <-cancelled:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the slow request's context was not cancelled after the client left")
+	for _, quick := range []int{0, 3} {
+		t.Run(fmt.Sprintf("after %d quick requests", quick), func(t *testing.T) {
+			cancelled := make(chan struct{})
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.ReadAll(r.Body)
+				if r.URL.Path == "/quick" {
+					_, _ = io.WriteString(w, "ok")
+					return
+				}
+				select {
+				case <-r.Context().Done():
+					close(cancelled)
+				case <-time.After(10 * time.Second):
+				}
+			})
+			_, fast := startBoth(t, h)
+			c, err := net.Dial("tcp", fast)
+			if err != nil {
+				t.Fatal(err)
+			}
+			br := bufio.NewReader(c)
+			for i := range quick {
+				_, _ = io.WriteString(c, "GET /quick HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("quick request %d: %v", i, err)
+				}
+				_, _ = io.ReadAll(resp.Body)
+				time.Sleep(watchDelay / 4) // the slow one starts well after the timer was set
+			}
+			_, _ = io.WriteString(c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+			time.Sleep(3 * watchDelay)
+			_ = c.Close()
+			select {
+			case <-cancelled:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the handler's context was not cancelled after the client left")
+			}
+		})
 	}
 }
 
