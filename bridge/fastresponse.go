@@ -231,7 +231,8 @@ func (w *fastResponse) commit(first []byte, done bool) {
 		w.length = int64(len(first))
 		ex.contentLength = strconv.Itoa(len(first))
 	}
-	if w.req.Close || w.c.srv.closing.Load() || headerGet(h, "Connection") == "close" {
+	conn := headerGet(h, "Connection") // read once: only the end of commit changes it
+	if w.req.Close || w.c.srv.closing.Load() || conn == "close" {
 		w.closeAfter = true
 	}
 	if !w.closeAfter && !w.fullDuplex && w.c.body.remaining() > 0 && !w.c.body.discard(w.c.srv.cfg.ReadBodyTimeout) {
@@ -276,7 +277,7 @@ func (w *fastResponse) commit(first []byte, done bool) {
 	if w.chunked {
 		delete(h, "Content-Length")
 	}
-	if w.closeAfter && !hasToken(headerGet(h, "Connection"), "close") {
+	if w.closeAfter && !hasToken(conn, "close") {
 		delete(h, "Connection")
 		ex.connection = "close"
 	}
