@@ -108,7 +108,7 @@ dashboards:
 # Issue 3's side-by-side proxy benchmark: direct, nginx, a plain
 # httputil.ReverseProxy and the bridge, driven by wrk on the same upstreams.
 # Needs wrk and nginx-light. PROXYBENCH_FLAGS passes more flags, e.g.
-# PROXYBENCH_FLAGS='--profile --repeat 5'; see go run ./bench/proxybench --help.
+# PROXYBENCH_FLAGS='--profile --repeat 9'; see go run ./bench/proxybench --help.
 # The program builds the bridge from this checkout itself, with symbols (perf
 # needs them when the bridge serves no pprof), so it does not use bin/.
 PROXYBENCH_FLAGS ?=
