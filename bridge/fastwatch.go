@@ -25,10 +25,9 @@ type connWatch struct {
 	state watchState
 	ctx   *reqCtx
 	ended *sync.Cond
-	// seq counts armed requests; due is the one the pending timer was set
-	// for; pending says the timer is set.
+	// seq counts armed requests (the first is 1); due is the one the
+	// timer was set for, 0 while the timer is not set.
 	seq, due uint64
-	pending  bool
 }
 
 type watchState int
@@ -51,9 +50,9 @@ func (w *connWatch) arm(ctx *reqCtx) {
 	w.mu.Lock()
 	w.seq++
 	w.ctx, w.state = ctx, watchArmed
-	set := !w.pending
+	set := w.due == 0
 	if set {
-		w.pending, w.due = true, w.seq
+		w.due = w.seq
 	}
 	w.mu.Unlock()
 	if set {
@@ -69,7 +68,7 @@ func (w *connWatch) fire() {
 	w.mu.Lock()
 	switch {
 	case w.state != watchArmed:
-		w.pending = false
+		w.due = 0
 		w.mu.Unlock()
 		return
 	case w.seq != w.due:
@@ -79,7 +78,7 @@ func (w *connWatch) fire() {
 		w.timer.Reset(watchDelay)
 		return
 	}
-	w.pending = false
+	w.due = 0
 	w.state = watchReading
 	ctx := w.ctx
 	w.mu.Unlock()
